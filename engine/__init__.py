@@ -1,0 +1,4 @@
+"""homescope's headless analysis engine: capture reading, decoding, aggregation and reports.
+
+It never imports the TUI, textual or rich (an import-linter contract and a test hold that).
+"""

@@ -1,0 +1,161 @@
+"""Opening capture inputs by magic number, and reading several of them in time order as one capture."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.capture.byte_stream import ByteStream, open_byte_stream
+from engine.capture.pcap import PCAP_MAGICS, PcapReader
+from engine.capture.pcapng import PcapngReader, section_byte_order
+from engine.capture.records import Problem, RecordBatch, SourceStatus
+from engine.errors import CaptureError
+
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+# Formats that are not pcap or pcapng, recognised only to name them in the error message.
+_OTHER_FORMATS: tuple[tuple[bytes, str], ...] = (
+    (b"snoop\x00\x00\x00", "a Solaris snoop capture"),
+    (b"GMBU", "a Microsoft Network Monitor capture"),
+    (b"XCP\x00", "a NetXray/Sniffer capture"),
+    (b"\xa1\xb2\xcd\x34", "a 'modified' (Kuznetzov) pcap"),
+    (b"\x34\xcd\xb2\xa1", "a 'modified' (Kuznetzov) pcap"),
+    (b"iptrace", "an AIX iptrace capture"),
+    (b"PK\x03\x04", "a zip archive"),
+)
+
+
+def _describe_unknown(head: bytes) -> str:
+    for magic, name in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return f"it is {name}, not pcap or pcapng; convert it first, e.g. with `editcap -F pcapng IN OUT`"
+    if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        return "it looks like a text file, not a pcap or pcapng capture"
+    return f"it is not a pcap or pcapng capture (it starts with bytes {head[:8].hex(' ')})"
+
+
+@dataclass
+class CaptureFile:
+    """One opened capture input: its status and a reader that yields record batches."""
+
+    status: SourceStatus
+    stream: ByteStream
+    reader: PcapReader | PcapngReader
+
+    def batches(self, chunk_size: int | None = None) -> Iterator[RecordBatch]:
+        try:
+            it = self.reader.batches() if chunk_size is None else self.reader.batches(chunk_size)
+            for batch in it:
+                self._account(batch)
+                yield batch
+        finally:
+            self.status.bytes_read = self.stream.raw_position
+            self.status.finished = True
+            self.stream.close()
+
+
+    def _account(self, batch: RecordBatch) -> None:
+        st = self.status
+        st.bytes_read = self.stream.raw_position
+        st.packets += len(batch)
+        st.bytes += int(batch.wirelen.sum(dtype=np.int64))
+        st.captured_bytes += int(batch.caplen.sum(dtype=np.int64))
+        types, counts = np.unique(batch.linktype, return_counts=True)
+        for t, c in zip(types.tolist(), counts.tolist(), strict=True):
+            st.linktypes[t] = st.linktypes.get(t, 0) + c
+        if st.first_ts is None:
+            finite = batch.ts[np.isfinite(batch.ts)]
+            if finite.size:
+                st.first_ts = float(finite[0])
+
+
+def open_capture(path: str, source_index: int = 0, status: SourceStatus | None = None) -> CaptureFile:
+    """Open a capture file (or `-` for stdin) by its magic number. Raises CaptureError."""
+    status = status if status is not None else SourceStatus(path=path)
+    stream = open_byte_stream(path)
+    status.size = stream.size
+    try:
+        head = stream.read(4)
+        if head[:4] in PCAP_MAGICS:
+            rest = stream.read(20)
+            if len(rest) < 20:
+                raise CaptureError(
+                    f"{path}: the pcap file header is cut short ({4 + len(rest)} of 24 bytes)",
+                    path=path,
+                    kind="truncated",
+                )
+            return CaptureFile(status, stream, PcapReader(stream, status, head + rest, source_index))
+        if head[:4] == PCAPNG_MAGIC:
+            rest = stream.read(8)
+            block = head + rest
+            if section_byte_order(block) is None:
+                raise CaptureError(
+                    f"{path}: starts like pcapng but its section header is damaged or cut short",
+                    path=path,
+                    kind="corrupt",
+                )
+            return CaptureFile(status, stream, PcapngReader(stream, status, block, source_index))
+        more = stream.read(12)
+        what = "stream" if stream.is_stream else "file"
+        if not head:
+            raise CaptureError(f"{path}: the {what} is empty, not a capture", path=path, kind="empty")
+        compressed = f" (after {stream.compression} decompression)" if stream.compression else ""
+        raise CaptureError(
+            f"{path}: cannot read this {what}{compressed}: {_describe_unknown(head + more)}",
+            path=path,
+            kind="unsupported-format",
+        )
+    except BaseException:
+        stream.close()
+        raise
+
+
+def first_timestamp(path: str) -> float | None:
+    """Timestamp of the first packet of a capture file, or None (no packets, unreadable)."""
+    try:
+        cap = open_capture(path)
+    except CaptureError:
+        return None
+    try:
+        for batch in cap.batches(chunk_size=64 << 10):
+            finite = batch.ts[np.isfinite(batch.ts)]
+            if finite.size:
+                return float(finite[0])
+        return None
+    finally:
+        cap.stream.close()
+
+
+@dataclass
+class CaptureSet:
+    """Several capture inputs read one after the other in the order of their first packet, as one capture.
+
+    A day-rotated set of dumps given in any order is read in time order. Stdin (`-`) can only be read once,
+    so it is never reordered. Files that cannot be opened keep a status with their problem and are skipped.
+    """
+
+    paths: list[str]
+    statuses: list[SourceStatus] = field(default_factory=list)
+    ordered: bool = True
+
+    def __post_init__(self) -> None:
+        order = list(range(len(self.paths)))
+        if self.ordered and len(self.paths) > 1 and "-" not in self.paths:
+            starts = [first_timestamp(p) for p in self.paths]
+            order.sort(key=lambda i: (math.inf if starts[i] is None else starts[i], i))
+        self.paths = [self.paths[i] for i in order]
+        self.statuses = [SourceStatus(path=p) for p in self.paths]
+
+    def batches(self, chunk_size: int | None = None) -> Iterator[RecordBatch]:
+        for index, path in enumerate(self.paths):
+            status = self.statuses[index]
+            try:
+                cap = open_capture(path, source_index=index, status=status)
+            except CaptureError as err:
+                status.add_problem(Problem(err.kind, err.message))
+                status.finished = True
+                continue
+            yield from cap.batches(chunk_size)

@@ -1,0 +1,64 @@
+"""Typed errors of the engine and the process exit codes they map to.
+
+Every problem the user can cause (a missing file, a damaged capture, a missing capture tool) is raised as a
+`HomescopeError` subclass with a short `title` and a message written for a person. The command line and the
+TUI show those; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the `homescope` command, documented in the README."""
+
+    OK = 0
+    INTERNAL_ERROR = 1  # a bug: the message asks the user to report it
+    USAGE = 2  # bad command-line arguments
+    NO_INPUT = 3  # nothing could be read: missing, unreadable or unsupported inputs
+    PARTIAL = 4  # a result was produced, but part of the input was damaged, truncated or not decodable
+    CAPTURE_FAILED = 5  # live capture could not start or stopped (permission, interface, tool missing)
+    INTERRUPTED = 130  # stopped with Ctrl-C
+
+
+class HomescopeError(Exception):
+    """Base of every error the user may see. `title` is a few words; `str(err)` is the full message."""
+
+    title = "Error"
+    exit_code = ExitCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        if title is not None:
+            self.title = title
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.title
+
+
+class CaptureError(HomescopeError):
+    """A capture input cannot be opened or read at all (missing, directory, permission, format)."""
+
+    title = "Cannot read capture"
+    exit_code = ExitCode.NO_INPUT
+
+    def __init__(self, message: str, *, path: str | None = None, kind: str = "unreadable") -> None:
+        super().__init__(message)
+        self.path = path
+        self.kind = kind
+
+
+class ConfigError(HomescopeError):
+    """The configuration or labels file is invalid."""
+
+    title = "Invalid configuration"
+    exit_code = ExitCode.USAGE
+
+
+class LiveCaptureError(HomescopeError):
+    """Live capture could not start or died: permission, interface or capture tool missing."""
+
+    title = "Live capture failed"
+    exit_code = ExitCode.CAPTURE_FAILED
