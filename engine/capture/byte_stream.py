@@ -93,7 +93,7 @@ class ByteStream:
             return gzip.GzipFile(fileobj=inner, mode="rb")  # type: ignore[return-value]
         if kind == "bzip2":
             return bz2.BZ2File(inner, mode="rb")  # type: ignore[return-value]
-        return lzma.LZMAFile(inner, mode="rb")  # type: ignore[return-value]
+        return lzma.LZMAFile(inner, mode="rb")  # type: ignore[arg-type,return-value]
 
     @property
     def raw_position(self) -> int:
@@ -108,10 +108,7 @@ class ByteStream:
     def read(self, n: int) -> bytes:
         if self._eof or n <= 0:
             return b""
-        if self.compression is None:
-            data = self._read_plain(n)
-        else:
-            data = self._read_decompressed(n)
+        data = self._read_plain(n) if self.compression is None else self._read_decompressed(n)
         if not data:
             self._eof = True
         self.position += len(data)
@@ -148,7 +145,8 @@ class ByteStream:
             except EOFError:
                 self.damage = Problem(
                     "truncated",
-                    f"the {self.compression} stream ends before its end marker: the compressed file is cut short",
+                    f"the {self.compression} stream ends before its end marker: "
+                    "the compressed file is cut short",
                     offset=self.position + got,
                 )
                 break

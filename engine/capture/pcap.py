@@ -28,7 +28,9 @@ CHUNK_SIZE = 4 << 20
 class PcapReader:
     """Reads a classic pcap from a ByteStream whose first bytes (the file header) were already read."""
 
-    def __init__(self, stream: ByteStream, status: SourceStatus, header: bytes, source_index: int = 0) -> None:
+    def __init__(
+        self, stream: ByteStream, status: SourceStatus, header: bytes, source_index: int = 0
+    ) -> None:
         little, self._frac, fmt = PCAP_MAGICS[header[:4]]
         self._little = little
         order = "<" if little else ">"
@@ -77,7 +79,8 @@ class PcapReader:
                 "corrupt",
                 f"record {self._status.packets + k + 1} at byte {self._offset + int(hdr[k])} claims "
                 f"{int(caplen[k])} captured bytes, more than the {self._limit} a pcap record may hold: "
-                f"the file is damaged from there on; the {self._status.packets + k} packets before it were read",
+                f"the file is damaged from there on; "
+                f"the {self._status.packets + k} packets before it were read",
                 offset=self._offset + int(hdr[k]),
             )
             hdr, caplen = hdr[:k], caplen[:k]
@@ -125,7 +128,8 @@ class PcapReader:
                 kind = "growing"
             else:
                 message = (
-                    f"the file is cut short in the middle of packet {self._status.packets + 1} at byte {where} "
+                    f"the file is cut short in the middle of packet {self._status.packets + 1} "
+                    f"at byte {where} "
                     f"({detail}); the {self._status.packets} complete packets before it were read"
                 )
                 kind = "truncated"

@@ -7,6 +7,7 @@ whole chunk; the few other blocks are read one by one in file order.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ class PcapngReader:
         shb_positions = [int(i) for i in control if btype[i] == SHB]
         bounds = [0, *shb_positions, blk.shape[0]]
         parts: list[RecordBatch] = []
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             for i in control[(control >= lo) & (control < hi)]:
                 self._control_block(buf, int(blk[i]), int(btype[i]), int(blen[i]))
             sel = np.flatnonzero(is_packet[lo:hi]) + lo
@@ -293,13 +294,19 @@ class PcapngReader:
             self._status.add_problem(
                 Problem(
                     "corrupt",
-                    f"{int((~known).sum())} packet blocks name an interface that was never described: skipped",
+                    f"{int((~known).sum())} packet blocks name an interface that was never described: "
+                    "skipped",
                     offset=self._offset + int(blk[~known][0]),
                     fatal=False,
                 )
             )
             blk, btype, blen, iface, is_spb, is_opb = (
-                blk[known], btype[known], blen[known], iface[known], is_spb[known], is_opb[known],
+                blk[known],
+                btype[known],
+                blen[known],
+                iface[known],
+                is_spb[known],
+                is_opb[known],
             )
             n = blk.shape[0]
             if not n:
@@ -364,7 +371,8 @@ def _ticks_to_seconds(
     iface: npt.NDArray[np.int64],
     interfaces: list[Interface],
 ) -> npt.NDArray[np.float64]:
-    """Epoch seconds from timestamp ticks, splitting whole seconds first so nanosecond ticks keep precision."""
+    """Epoch seconds from timestamp ticks; whole seconds are split off first so nanosecond ticks keep
+    their precision."""
     out = np.empty(ticks.shape[0], dtype=np.float64)
     for idx, itf in enumerate(interfaces):
         sel = iface == idx

@@ -78,6 +78,7 @@ class SourceStatus:
     problems: list[Problem] = field(default_factory=list)
     interface_stats: dict[int, InterfaceStats] = field(default_factory=dict)
     first_ts: float | None = None
+    untimed_packets: int = 0  # packets without a timestamp, or with one outside 1970..2106
     finished: bool = False
 
     @property

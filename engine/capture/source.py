@@ -56,7 +56,6 @@ class CaptureFile:
             self.status.finished = True
             self.stream.close()
 
-
     def _account(self, batch: RecordBatch) -> None:
         st = self.status
         st.bytes_read = self.stream.raw_position
@@ -66,10 +65,10 @@ class CaptureFile:
         types, counts = np.unique(batch.linktype, return_counts=True)
         for t, c in zip(types.tolist(), counts.tolist(), strict=True):
             st.linktypes[t] = st.linktypes.get(t, 0) + c
-        if st.first_ts is None:
-            finite = batch.ts[np.isfinite(batch.ts)]
-            if finite.size:
-                st.first_ts = float(finite[0])
+        plausible = (batch.ts >= 0.0) & (batch.ts < float(1 << 32))
+        st.untimed_packets += len(batch) - int(plausible.sum())
+        if st.first_ts is None and plausible.any():
+            st.first_ts = float(batch.ts[plausible][0])
 
 
 def open_capture(path: str, source_index: int = 0, status: SourceStatus | None = None) -> CaptureFile:
@@ -120,10 +119,9 @@ def first_timestamp(path: str) -> float | None:
     except CaptureError:
         return None
     try:
-        for batch in cap.batches(chunk_size=64 << 10):
-            finite = batch.ts[np.isfinite(batch.ts)]
-            if finite.size:
-                return float(finite[0])
+        for _batch in cap.batches(chunk_size=64 << 10):
+            if cap.status.first_ts is not None:
+                return cap.status.first_ts
         return None
     finally:
         cap.stream.close()

@@ -29,7 +29,9 @@ class ByteViews:
         self.le16: Any = unaligned_view(buf, "<u2")
         self.le32: Any = unaligned_view(buf, "<u4")
 
-    def safe(self, pos: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_], width: int) -> npt.NDArray[np.int64]:
+    def safe(
+        self, pos: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_], width: int
+    ) -> npt.NDArray[np.int64]:
         """`pos` where `ok`, else 0, and never closer than `width` bytes to the end of the buffer."""
         out = np.where(ok, pos, 0)
         np.clip(out, 0, self.size - width, out=out)

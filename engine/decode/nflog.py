@@ -54,4 +54,6 @@ def decode_nflog(st: DecodeState, rows: Rows) -> None:
     st.flag(idx, bad, Malformed.NFLOG_BAD_TLV)
     st.ethertype[idx] = ethertype
     st.l3[idx] = np.where(ethertype != 0, l3, -1)
-    st.link_class[idx] = np.where(bad, LinkClass.MALFORMED, np.where(ethertype != 0, 0, LinkClass.NO_NETWORK_LAYER))
+    st.link_class[idx] = np.where(
+        bad, LinkClass.MALFORMED, np.where(ethertype != 0, 0, LinkClass.NO_NETWORK_LAYER)
+    )

@@ -146,11 +146,8 @@ class Packets:
 
     @property
     def is_ip(self) -> Bool:
-        return self.ip_version != 0
-
-    @property
-    def is_ipv4(self) -> Bool:
-        return self.ip_version == 4
+        result: Bool = self.ip_version != 0
+        return result
 
     def payload_bytes(self, row: int, limit: int | None = None) -> bytes:
         """The captured application payload of one packet (copied out of the batch buffer)."""

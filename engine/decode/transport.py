@@ -7,10 +7,13 @@ protocol but no ports.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from engine.decode.columns import DecodeState
 from engine.decode.malformed import Malformed
 from engine.decode.packets import Fragment
+
+I64 = npt.NDArray[np.int64]
 
 TCP = 6
 UDP = 17
@@ -36,7 +39,7 @@ def decode_transport(st: DecodeState) -> None:
         _icmp(st, rows)
 
 
-def _tcp(st: DecodeState, rows: np.ndarray) -> None:  # type: ignore[type-arg]
+def _tcp(st: DecodeState, rows: I64) -> None:
     v = st.v
     l4 = st.l4[rows]
     end = st.end[rows]
@@ -59,7 +62,7 @@ def _tcp(st: DecodeState, rows: np.ndarray) -> None:  # type: ignore[type-arg]
     st.payload_len[r] = np.clip(np.minimum(ip_end[good], end[good]) - payload, 0, None)
 
 
-def _udp(st: DecodeState, rows: np.ndarray) -> None:  # type: ignore[type-arg]
+def _udp(st: DecodeState, rows: I64) -> None:
     v = st.v
     l4 = st.l4[rows]
     end = st.end[rows]
@@ -81,7 +84,7 @@ def _udp(st: DecodeState, rows: np.ndarray) -> None:  # type: ignore[type-arg]
     st.payload_len[r] = np.clip(np.minimum(np.minimum(udp_end, st.l4_end[r]), end[good]) - payload, 0, None)
 
 
-def _ports_only(st: DecodeState, rows: np.ndarray, header: int, reason: Malformed) -> None:  # type: ignore[type-arg]
+def _ports_only(st: DecodeState, rows: I64, header: int, reason: Malformed) -> None:
     l4 = st.l4[rows]
     end = st.end[rows]
     ok = l4 + header <= end
@@ -94,7 +97,7 @@ def _ports_only(st: DecodeState, rows: np.ndarray, header: int, reason: Malforme
     st.payload_len[r] = np.clip(np.minimum(st.l4_end[r], end[ok]) - (l4 + header)[ok], 0, None)
 
 
-def _icmp(st: DecodeState, rows: np.ndarray) -> None:  # type: ignore[type-arg]
+def _icmp(st: DecodeState, rows: I64) -> None:
     l4 = st.l4[rows]
     end = st.end[rows]
     ok = l4 + 4 <= end

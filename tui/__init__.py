@@ -1,0 +1,1 @@
+"""homescope's terminal user interface and command line."""

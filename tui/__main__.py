@@ -1,0 +1,5 @@
+"""`python -m tui` runs the homescope command."""
+
+from tui.cli import run
+
+run()

@@ -1,0 +1,123 @@
+"""The `homescope` command: `report` runs headless; `replay`, `live` and `follow` open the TUI.
+
+Heavy modules (textual, pandas) are imported only by the subcommands that need them, so `homescope
+report` starts in a fraction of a second. Every error reaches the user as one clear message and a
+documented exit code, never as a traceback (set HOMESCOPE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from engine import __version__
+from engine.errors import ExitCode, HomescopeError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="homescope",
+        description="Watch what the devices on your home network send to the internet: live, following "
+        "rotating dumps, or replaying captures. Without a command, opens the TUI on a bundled demo capture.",
+        epilog="Exit codes: 0 ok; 2 usage error; 3 no input could be read; 4 some input was damaged or "
+        "not decodable (the result covers the rest); 5 live capture failed; 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"homescope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    report = sub.add_parser(
+        "report",
+        help="analyse captures headless and print a summary (or JSON)",
+        description="Analyse pcap/pcapng captures (optionally gzip/bzip2/xz-compressed; '-' reads stdin) and "
+        "print a readable summary, or the homescope.report/1 JSON document with --json. Several files are "
+        "read in time order as one capture.",
+    )
+    report.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files, or - for stdin")
+    report.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+    report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    report.add_argument("--top", type=int, default=10, metavar="N", help="rows per table in the summary (10)")
+    return parser
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from engine.analysis import Analysis, run_capture
+    from engine.capture.source import CaptureSet
+    from engine.report import build_report, render_text
+
+    capture = CaptureSet(list(args.captures))
+    analysis = Analysis()
+    run_capture(capture, analysis)
+    report = build_report(analysis.snapshot(), capture.statuses)
+    text = json.dumps(report, indent=1) + "\n" if args.json else render_text(report, top=args.top)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return int(_exit_code_for(capture.statuses))
+
+
+def _exit_code_for(statuses: Sequence[object]) -> ExitCode:
+    from engine.capture.records import SourceStatus
+
+    sts = [s for s in statuses if isinstance(s, SourceStatus)]
+    unreadable = {
+        "missing",
+        "permission",
+        "directory",
+        "empty",
+        "unsupported-format",
+        "unreadable",
+        "corrupt",
+    }
+    opened = [
+        s for s in sts if not (s.packets == 0 and s.fatal_problem and s.fatal_problem.kind in unreadable)
+    ]
+    if not opened:
+        return ExitCode.NO_INPUT
+    damaged = any(s.fatal_problem is not None for s in sts) or any(
+        p.kind == "unsupported-linktype" for s in sts for p in s.problems
+    )
+    return ExitCode.PARTIAL if damaged else ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "report":
+            return _cmd_report(args)
+        parser.print_help()
+        return int(ExitCode.OK)
+    except HomescopeError as err:
+        print(f"homescope: {err.title}: {err.message}", file=sys.stderr)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        print("homescope: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): not an error worth a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OK)
+    except Exception:
+        if os.environ.get("HOMESCOPE_DEBUG"):
+            traceback.print_exc()
+        print(
+            "homescope: internal error: this is a bug in homescope. Run again with HOMESCOPE_DEBUG=1 to see "
+            "the details, and please report them.",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INTERNAL_ERROR)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
