@@ -1,18 +1,54 @@
-"""One analysis: capture sources through the decoder into the aggregators, and immutable snapshots of it."""
+"""One analysis: capture sources through the decoder into the aggregators, and immutable snapshots of it.
+
+`Analysis.ingest` runs every aggregator over a decoded batch; `snapshot()` returns an `AnalysisSnapshot`
+that another thread (the TUI) can read while ingestion goes on. With `depth="traffic"` only the whole-
+capture counters run (totals, MACs, hosts, EtherTypes, IP protocols): the fast headless summary.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
+from engine.address_scope import HomeNetwork
 from engine.aggregate.endpoint_counters import EndpointTable, HostCounters, MacCounters
+from engine.aggregate.timeline import Timeline, TimelineSnapshot
 from engine.aggregate.traffic_totals import TrafficTotals, TrafficTotalsSnapshot
 from engine.capture.records import Problem, RecordBatch, SourceStatus
 from engine.capture.source import CaptureSet
+from engine.classify.flow_labels import inspect_payloads, resolve_labels
 from engine.decode.decoder import decode, is_supported_linktype
 from engine.decode.packets import Packets
+from engine.devices.device_table import DeviceRecords, DeviceTable
+from engine.flows.closed_flows import ClosedFlows
+from engine.flows.flow_summaries import FlowSummaries, FlowSummarySnapshot
+from engine.flows.flow_table import FlowRecords, FlowTable, FlowTimeouts
 from engine.linktypes import linktype_name
+
+Depth = Literal["traffic", "full"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowsSnapshot:
+    active: FlowRecords
+    active_labels: npt.NDArray[np.uint16]
+    closed: FlowRecords
+    closed_labels: npt.NDArray[np.uint16]
+    closed_dropped: int
+    summaries: FlowSummarySnapshot
+
+    def all(self) -> tuple[FlowRecords, npt.NDArray[np.uint16]]:
+        """Closed then active flows, with their labels."""
+        return (
+            FlowRecords.concat([self.closed, self.active]),
+            np.concatenate([self.closed_labels, self.active_labels]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,32 +58,95 @@ class AnalysisSnapshot:
     totals: TrafficTotalsSnapshot
     macs: EndpointTable
     hosts: EndpointTable
+    depth: Depth
+    flows: FlowsSnapshot | None = None
+    devices: DeviceRecords | None = None
+    timeline: TimelineSnapshot | None = None
+    home: HomeNetwork | None = None
+    clock: float | None = None  # the packet clock: newest timestamp ingested
 
 
 class Analysis:
-    """Incremental analysis: feed it packets (or record batches), take snapshots at any time."""
+    """Incremental analysis: feed it record batches or decoded packets, take snapshots at any time."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        depth: Depth = "full",
+        home: HomeNetwork | None = None,
+        timeouts: FlowTimeouts | None = None,
+        closed_flow_limit: int | None = 2_000_000,
+    ) -> None:
+        self.depth: Depth = depth
         self.totals = TrafficTotals()
         self.macs = MacCounters()
         self.hosts = HostCounters()
+        self.home = home or HomeNetwork()
+        self.flows = FlowTable(timeouts)
+        self.devices = DeviceTable(self.home)
+        self.summaries = FlowSummaries(self.home.is_internet)
+        self.closed = ClosedFlows(closed_flow_limit)
+        self.timeline = Timeline()
+        self.flows.on_close.append(self._flows_closed)
         self._lock = threading.Lock()
+
+    def _flows_closed(self, records: FlowRecords) -> None:
+        labels = resolve_labels(records)
+        self.summaries.add(records, labels)
+        self.closed.add(records, labels)
 
     def ingest_batch(self, batch: RecordBatch) -> Packets:
         packets = decode(batch)
         self.ingest(packets)
         return packets
 
-    def ingest(self, packets: Packets) -> None:
+    def ingest(self, p: Packets) -> None:
         with self._lock:
-            self.totals.ingest(packets)
-            self.macs.ingest(packets)
-            self.hosts.ingest(packets)
+            self.totals.ingest(p)
+            self.macs.ingest(p)
+            self.hosts.ingest(p)
+            if self.depth == "traffic":
+                return
+            flows = self.flows.ingest(p)
+            devices = self.devices.ingest(p)
+            self.flows.set_devices(flows, devices.src, devices.dst)
+            inspect_payloads(p, flows, self.flows)
+            self.timeline.ingest(p, devices.src, devices.dst)
 
-    def snapshot(self) -> AnalysisSnapshot:
+    def finish(self) -> None:
+        """Close every remaining flow (end of a capture file): totals move into the closed summaries."""
         with self._lock:
+            self.flows.expire(self.flows.now, everything=True)
+
+    def snapshot(self, *, timeline_bins: dict[int, int] | None = None) -> AnalysisSnapshot:
+        with self._lock:
+            base = {
+                "totals": self.totals.snapshot(),
+                "macs": self.macs.snapshot(),
+                "hosts": self.hosts.snapshot(),
+                "depth": self.depth,
+            }
+            if self.depth == "traffic":
+                return AnalysisSnapshot(**base)  # type: ignore[arg-type]
+            active = self.flows.records()
+            active_labels = resolve_labels(active)
+            closed, closed_labels = self.closed.records()
+            devices = self.devices.snapshot()
+            flows = FlowsSnapshot(
+                active=active,
+                active_labels=active_labels,
+                closed=closed,
+                closed_labels=closed_labels,
+                closed_dropped=self.closed.dropped,
+                summaries=self.summaries.snapshot(active, active_labels),
+            )
             return AnalysisSnapshot(
-                totals=self.totals.snapshot(), macs=self.macs.snapshot(), hosts=self.hosts.snapshot()
+                **base,  # type: ignore[arg-type]
+                flows=flows,
+                devices=devices,
+                timeline=self.timeline.snapshot(len(devices), timeline_bins),
+                home=self.home,
+                clock=self.flows.now if np.isfinite(self.flows.now) else None,
             )
 
 
@@ -61,8 +160,7 @@ def note_undecoded(statuses: Iterable[SourceStatus]) -> None:
                     Problem(
                         "unsupported-linktype",
                         f"{linktype_name(linktype)} (link type {linktype}) is not supported: "
-                        f"its {count} packets "
-                        "are counted in the totals but not decoded",
+                        f"its {count} packets are counted in the totals but not decoded",
                         fatal=False,
                     )
                 )
@@ -83,12 +181,16 @@ def run_capture(
     *,
     stop: threading.Event | None = None,
     on_batch: Callable[[Packets], None] | None = None,
+    finish: bool = True,
 ) -> None:
     """Read every source of `capture` into `analysis`, until the end or until `stop` is set."""
-    for batch in capture.batches():
-        packets = analysis.ingest_batch(batch)
-        if on_batch is not None:
-            on_batch(packets)
-        if stop is not None and stop.is_set():
-            break
+    with contextlib.closing(capture.batches()) as batches:
+        for batch in batches:
+            packets = analysis.ingest_batch(batch)
+            if on_batch is not None:
+                on_batch(packets)
+            if stop is not None and stop.is_set():
+                break
     note_undecoded(capture.statuses)
+    if finish:
+        analysis.finish()

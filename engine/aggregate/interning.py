@@ -118,6 +118,35 @@ class KeyInterner:
             self._sorted_ids = np.insert(self._sorted_ids, at, new_ids)
         return ids
 
+    def copy(self) -> KeyInterner:
+        twin = KeyInterner(self.width, capacity=1)
+        twin._keys = self._keys.copy()
+        twin._size = self._size
+        twin._sorted_hash = self._sorted_hash.copy()
+        twin._sorted_ids = self._sorted_ids.copy()
+        twin._collided = dict(self._collided)
+        return twin
+
+    def compact(self, keep: npt.NDArray[np.bool_]) -> I64:
+        """Forget the keys whose `keep` is False; the kept keys get new dense ids in their old order.
+
+        Returns the new id of every old id (-1 for a forgotten key), so callers can move their columns.
+        """
+        old_size = self._size
+        kept = np.flatnonzero(keep[:old_size])
+        new_of_old = np.full(old_size, -1, dtype=np.int64)
+        new_of_old[kept] = np.arange(kept.shape[0], dtype=np.int64)
+        keys = self._keys[kept].copy()
+        self._keys = np.zeros((max(1024, keys.shape[0] * 2), self.width), dtype=np.uint64)
+        self._keys[: keys.shape[0]] = keys
+        self._size = keys.shape[0]
+        remapped = new_of_old[self._sorted_ids]
+        live = remapped >= 0
+        self._sorted_hash = self._sorted_hash[live]
+        self._sorted_ids = remapped[live]
+        self._collided = {k: int(new_of_old[v]) for k, v in self._collided.items() if new_of_old[v] >= 0}
+        return new_of_old
+
     def _collided_id(self, key: U64) -> int:
         t = tuple(int(x) for x in key)
         found = self._collided.get(t)

@@ -1,0 +1,1 @@
+"""Protocol labels for flows: the taxonomy, the port table and payload signatures."""

@@ -1,0 +1,1 @@
+"""Devices on the home network: identity, addresses, traffic and names."""

@@ -1,0 +1,1 @@
+"""Bidirectional flows: the flow table, its timeouts and closed-flow records."""

@@ -1,0 +1,339 @@
+"""Bidirectional flows: every IP packet belongs to the flow of its 5-tuple (protocols without ports,
+such as ICMP, and later fragments: the address pair and protocol).
+
+A flow's key is canonical (endpoint A is the smaller of (address, port)), so both directions land in one
+flow; `direction` says which way a packet went. Flows live in numpy columns indexed by interned ids.
+Flows idle for longer than their timeout (by packet time) are closed and handed to the sinks, and the
+table is compacted, so memory follows the number of active flows, not the length of the capture.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.aggregate.column_table import ColumnTable
+from engine.aggregate.interning import KeyInterner
+from engine.decode.packets import Fragment, Packets
+from engine.decode.transport import SCTP, TCP, UDP, UDPLITE
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+U8 = npt.NDArray[np.uint8]
+
+TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
+_PORTED = np.array([TCP, UDP, SCTP, UDPLITE], dtype=np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTimeouts:
+    """Idle time (packet clock, seconds) after which a flow is closed."""
+
+    tcp_closed: float = 10.0  # after FIN from both sides or a reset
+    tcp: float = 300.0
+    udp: float = 120.0
+    other: float = 60.0
+    check_every: float = 10.0  # how often (packet clock) idle flows are looked for
+
+
+FLOW_COLUMNS: dict[str, tuple[Any, Any]] = {
+    "serial": (np.int64, -1),  # stable number of the flow; ids change when the table is compacted
+    "first_ts": (np.float64, np.inf),
+    "last_ts": (np.float64, -np.inf),
+    "packets_ab": (np.int64, 0),
+    "bytes_ab": (np.int64, 0),
+    "packets_ba": (np.int64, 0),
+    "bytes_ba": (np.int64, 0),
+    "payload_ab": (np.int64, 0),  # captured application payload bytes
+    "payload_ba": (np.int64, 0),
+    "flags_ab": (np.uint8, 0),  # TCP flags seen, OR-ed
+    "flags_ba": (np.uint8, 0),
+    "client": (np.int8, -1),  # 0: endpoint A is the client, 1: endpoint B
+    "label": (np.uint16, 0),  # engine.classify.protocol_labels.Label
+    "label_source": (np.uint8, 0),  # 0 none yet, 1 port table, 2 payload
+    "inspected": (np.uint8, 0),  # payload packets looked at for a signature so far
+    "dev_a": (np.int64, -1),  # device id of endpoint A, -1 when it is not a known device
+    "dev_b": (np.int64, -1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowAssignment:
+    """Which flow each packet of a batch belongs to: `flow` (-1 for non-IP packets) is valid for this
+    batch only; `from_a` is True when the packet went from endpoint A to endpoint B."""
+
+    flow: I64
+    from_a: npt.NDArray[np.bool_]
+    new_flows: I64  # ids of the flows created by this batch
+
+    def from_client(self, client: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+        """Per packet: sent by its flow's client (client column: 0 = A, 1 = B)."""
+        c = client[np.maximum(self.flow, 0)]
+        result: npt.NDArray[np.bool_] = np.where(c == 1, ~self.from_a, self.from_a) & (self.flow >= 0)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRecords:
+    """A set of flows as columns: keys (a_hi, a_lo, b_hi, b_lo, ports/protocol) and FLOW_COLUMNS."""
+
+    a_hi: U64
+    a_lo: U64
+    b_hi: U64
+    b_lo: U64
+    port_a: npt.NDArray[np.uint16]
+    port_b: npt.NDArray[np.uint16]
+    proto: U8
+    columns: dict[str, npt.NDArray[Any]]
+
+    def __len__(self) -> int:
+        return int(self.a_hi.shape[0])
+
+    @staticmethod
+    def concat(parts: list[FlowRecords]) -> FlowRecords:
+        if not parts:
+            return _empty_records()
+        return FlowRecords(
+            a_hi=np.concatenate([p.a_hi for p in parts]),
+            a_lo=np.concatenate([p.a_lo for p in parts]),
+            b_hi=np.concatenate([p.b_hi for p in parts]),
+            b_lo=np.concatenate([p.b_lo for p in parts]),
+            port_a=np.concatenate([p.port_a for p in parts]),
+            port_b=np.concatenate([p.port_b for p in parts]),
+            proto=np.concatenate([p.proto for p in parts]),
+            columns={k: np.concatenate([p.columns[k] for p in parts]) for k in FLOW_COLUMNS},
+        )
+
+
+def _empty_records() -> FlowRecords:
+    return FlowRecords(
+        a_hi=np.zeros(0, np.uint64),
+        a_lo=np.zeros(0, np.uint64),
+        b_hi=np.zeros(0, np.uint64),
+        b_lo=np.zeros(0, np.uint64),
+        port_a=np.zeros(0, np.uint16),
+        port_b=np.zeros(0, np.uint16),
+        proto=np.zeros(0, np.uint8),
+        columns={k: np.zeros(0, dtype=dt) for k, (dt, _f) in FLOW_COLUMNS.items()},
+    )
+
+
+def _group_reduce(
+    keys: I64, *values: tuple[npt.NDArray[Any], Any]
+) -> tuple[I64, list[npt.NDArray[Any]]]:
+    """Unique keys and, for each (values, ufunc) pair, the ufunc reduced over each key's rows."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1])))
+    return sk[starts], [ufunc.reduceat(v[order], starts) for v, ufunc in values]
+
+
+class FlowTable:
+    """The active flows. `ingest` assigns packets to flows; closed flows go to `on_close` callbacks."""
+
+    def __init__(self, timeouts: FlowTimeouts | None = None) -> None:
+        self.timeouts = timeouts or FlowTimeouts()
+        self._keys = KeyInterner(5)
+        self.cols = ColumnTable(FLOW_COLUMNS)
+        self._serials = itertools.count()
+        self._now = -np.inf
+        self._next_check = -np.inf
+        self.on_close: list[Callable[[FlowRecords], None]] = []
+        self.closed_count = 0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @property
+    def now(self) -> float:
+        """The packet clock: the latest timestamp seen."""
+        return float(self._now)
+
+    def ingest(self, p: Packets) -> FlowAssignment:
+        n = len(p)
+        flow = np.full(n, -1, dtype=np.int64)
+        from_a = np.zeros(n, dtype=bool)
+        # Close idle flows first, by the clock as it stood before this batch: the ids handed out below
+        # then stay valid until the next call.
+        if self._now >= self._next_check:
+            self._next_check = self._now + self.timeouts.check_every
+            self.expire(self._now)
+        rows = np.flatnonzero(p.ip_version != 0)
+        if not rows.size:
+            return FlowAssignment(flow, from_a, np.zeros(0, dtype=np.int64))
+        proto = p.ip_proto[rows]
+        ported = np.isin(proto, _PORTED) & (p.fragment[rows] != Fragment.LATER)
+        sport = np.where(ported, p.sport[rows], 0).astype(np.uint64)
+        dport = np.where(ported, p.dport[rows], 0).astype(np.uint64)
+        s_hi, s_lo, d_hi, d_lo = p.src_hi[rows], p.src_lo[rows], p.dst_hi[rows], p.dst_lo[rows]
+        src_first = (s_hi < d_hi) | (
+            (s_hi == d_hi) & ((s_lo < d_lo) | ((s_lo == d_lo) & (sport <= dport)))
+        )
+        a_hi = np.where(src_first, s_hi, d_hi)
+        a_lo = np.where(src_first, s_lo, d_lo)
+        b_hi = np.where(src_first, d_hi, s_hi)
+        b_lo = np.where(src_first, d_lo, s_lo)
+        pa = np.where(src_first, sport, dport)
+        pb = np.where(src_first, dport, sport)
+        packed = (pa << np.uint64(32)) | (pb << np.uint64(16)) | proto.astype(np.uint64)
+        before = len(self._keys)
+        ids = self._keys.intern(a_hi, a_lo, b_hi, b_lo, packed)
+        size = len(self._keys)
+        self.cols.ensure(size)
+        new_flows = np.arange(before, size, dtype=np.int64)
+        if new_flows.size:
+            self.cols["serial"][before:size] = np.fromiter(
+                itertools.islice(self._serials, new_flows.size), dtype=np.int64, count=new_flows.size
+            )
+        flow[rows] = ids
+        from_a[rows] = src_first
+        self._accumulate(p, rows, ids, src_first)
+        if new_flows.size:
+            self._set_clients(p, rows, ids, src_first, before)
+        ts = p.ts[rows]
+        finite = ts[np.isfinite(ts)]
+        if finite.size:
+            self._now = max(self._now, float(finite.max()))
+        return FlowAssignment(flow, from_a, new_flows)
+
+    def _accumulate(self, p: Packets, rows: I64, ids: I64, src_first: npt.NDArray[np.bool_]) -> None:
+        c = self.cols
+        wl = p.wirelen[rows]
+        ts = p.ts[rows]
+        ts_lo = np.where(np.isfinite(ts), ts, np.inf)
+        ts_hi = np.where(np.isfinite(ts), ts, -np.inf)
+        key2 = ids * 2 + (~src_first)
+        g, (t_min, t_max, count, nbytes, payload, flags) = _group_reduce(
+            key2,
+            (ts_lo, np.minimum),
+            (ts_hi, np.maximum),
+            (np.ones(rows.shape[0], dtype=np.int64), np.add),
+            (wl, np.add),
+            (p.payload_len[rows], np.add),
+            (p.tcp_flags[rows], np.bitwise_or),
+        )
+        fid = g // 2
+        ab = (g % 2) == 0
+        np.minimum.at(c["first_ts"], fid, t_min)
+        np.maximum.at(c["last_ts"], fid, t_max)
+        fa, fb = fid[ab], fid[~ab]
+        c["packets_ab"][fa] += count[ab]
+        c["bytes_ab"][fa] += nbytes[ab]
+        c["payload_ab"][fa] += payload[ab]
+        c["flags_ab"][fa] |= flags[ab].astype(np.uint8)
+        c["packets_ba"][fb] += count[~ab]
+        c["bytes_ba"][fb] += nbytes[~ab]
+        c["payload_ba"][fb] += payload[~ab]
+        c["flags_ba"][fb] |= flags[~ab].astype(np.uint8)
+
+    def _set_clients(
+        self, p: Packets, rows: I64, ids: I64, src_first: npt.NDArray[np.bool_], before: int
+    ) -> None:
+        """Decide which endpoint started each new flow, from its first packet in this batch."""
+        is_new = ids >= before
+        r = rows[is_new]
+        fid = ids[is_new]
+        # the first packet of each new flow (rows are in capture order)
+        _, first_idx = np.unique(fid, return_index=True)
+        fr = r[first_idx]
+        ff = fid[first_idx]
+        sent_by_a = src_first[is_new][first_idx]
+        flags = p.tcp_flags[fr]
+        tcp = p.ip_proto[fr] == TCP
+        syn = tcp & ((flags & TCP_SYN) != 0)
+        ack = (flags & TCP_ACK) != 0
+        sport, dport = p.sport[fr], p.dport[fr]
+        # A SYN comes from the client and a SYN-ACK from the server. Without the handshake in view, the
+        # endpoint with the higher (ephemeral) port is the client; on equal ports, the first sender.
+        sender_is_client = np.where(syn, ~ack, sport >= dport)
+        client_is_a = sender_is_client == sent_by_a
+        self.cols["client"][ff] = np.where(client_is_a, 0, 1).astype(np.int8)
+
+    def set_devices(self, assignment: FlowAssignment, src_device: I64, dst_device: I64) -> None:
+        """Record which devices each flow's endpoints are, from the packets of a batch."""
+        rows = np.flatnonzero(assignment.flow >= 0)
+        if not rows.size:
+            return
+        f = assignment.flow[rows]
+        a_side = assignment.from_a[rows]
+        dev_a = np.where(a_side, src_device[rows], dst_device[rows])
+        dev_b = np.where(a_side, dst_device[rows], src_device[rows])
+        c = self.cols
+        for col, dev in (("dev_a", dev_a), ("dev_b", dev_b)):
+            known = dev >= 0
+            unset = known & (c[col][f] < 0)
+            c[col][f[unset]] = dev[unset]
+
+    def records(self, ids: I64 | None = None) -> FlowRecords:
+        """The given flows (default: all active flows) as records."""
+        size = len(self._keys)
+        if ids is None:
+            ids = np.arange(size, dtype=np.int64)
+        keys = self._keys.keys[ids]
+        packed = keys[:, 4]
+        return FlowRecords(
+            a_hi=keys[:, 0].copy(),
+            a_lo=keys[:, 1].copy(),
+            b_hi=keys[:, 2].copy(),
+            b_lo=keys[:, 3].copy(),
+            port_a=((packed >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.uint16),
+            port_b=((packed >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16),
+            proto=(packed & np.uint64(0xFF)).astype(np.uint8),
+            columns=self.cols.rows(size, ids),
+        )
+
+    def expire(self, now: float, everything: bool = False) -> int:
+        """Close flows idle past their timeout (or all flows); returns how many were closed."""
+        size = len(self._keys)
+        if not size:
+            return 0
+        c = self.cols
+        if everything:
+            closing = np.ones(size, dtype=bool)
+        else:
+            proto = (self._keys.column(4) & np.uint64(0xFF)).astype(np.uint8)
+            flags = c["flags_ab"][:size] | c["flags_ba"][:size]
+            both_fin = ((c["flags_ab"][:size] & TCP_FIN) != 0) & ((c["flags_ba"][:size] & TCP_FIN) != 0)
+            finished = (proto == TCP) & (both_fin | ((flags & TCP_RST) != 0))
+            t = self.timeouts
+            timeout = np.where(
+                proto == TCP,
+                np.where(finished, t.tcp_closed, t.tcp),
+                np.where((proto == UDP) | (proto == UDPLITE), t.udp, t.other),
+            )
+            closing = (now - c["last_ts"][:size]) > timeout
+        count = int(closing.sum())
+        if not count:
+            return 0
+        closed = self.records(np.flatnonzero(closing))
+        for sink in self.on_close:
+            sink(closed)
+        self.closed_count += count
+        new_of_old = self._keys.compact(~closing)
+        c.compact(new_of_old)
+        return count
+
+
+def tcp_state(flags_client: npt.NDArray[np.uint8], flags_server: npt.NDArray[np.uint8]) -> list[str]:
+    """A short TCP state per flow from the flags each side sent."""
+    out = []
+    for fc, fs in zip(flags_client.tolist(), flags_server.tolist(), strict=True):
+        if (fc | fs) & TCP_RST:
+            out.append("reset")
+        elif fc & TCP_FIN and fs & TCP_FIN:
+            out.append("closed")
+        elif (fc | fs) & TCP_FIN:
+            out.append("closing")
+        elif fc & TCP_SYN and fs & TCP_SYN:
+            out.append("established")
+        elif fc & TCP_SYN:
+            out.append("syn-sent")
+        else:
+            out.append("established (joined late)")
+    return out
+
