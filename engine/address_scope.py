@@ -189,8 +189,8 @@ def _two_level(starts: list[int], scopes: list[int]) -> tuple[U64, U8, dict[int,
     hi_scopes: list[int] = []
     for h in hi_points:
         scope = _REFINE if h in refine else scope_at(h << 64)
-        # refined entries stay one high value wide, so they are never merged
-        if hi_scopes and scope == hi_scopes[-1] and scope != _REFINE:
+        # merging is safe for refined entries too: only adjacent refined values can meet, each has a low table
+        if hi_scopes and scope == hi_scopes[-1]:
             continue
         hi_starts.append(h)
         hi_scopes.append(scope)
