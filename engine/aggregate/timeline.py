@@ -38,7 +38,9 @@ class _Ring:
 
     def grow_rows(self, rows: int) -> None:
         if rows > self.data.shape[1]:
-            grown = np.zeros((self.data.shape[0], max(rows, self.data.shape[1] * 2), self.nbins), dtype=np.int64)
+            grown = np.zeros(
+                (self.data.shape[0], max(rows, self.data.shape[1] * 2), self.nbins), dtype=np.int64
+            )
             grown[:, : self.data.shape[1]] = self.data
             self.data = grown
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,7 +147,7 @@ class CaptureSet:
         self.paths = [self.paths[i] for i in order]
         self.statuses = [SourceStatus(path=p) for p in self.paths]
 
-    def batches(self, chunk_size: int | None = None) -> Iterator[RecordBatch]:
+    def batches(self, chunk_size: int | None = None) -> Generator[RecordBatch, None, None]:
         for index, path in enumerate(self.paths):
             status = self.statuses[index]
             try:

@@ -52,8 +52,12 @@ def resolve_labels(records: FlowRecords) -> npt.NDArray[np.uint16]:
     tcp = proto == TCP
     udp = (proto == UDP) | (proto == UDPLITE)
     by_port = np.zeros(label.shape[0], dtype=np.uint16)
-    by_port[tcp] = np.where(TCP_TABLE[server_port[tcp]] != 0, TCP_TABLE[server_port[tcp]], TCP_TABLE[client_port[tcp]])
-    by_port[udp] = np.where(UDP_TABLE[server_port[udp]] != 0, UDP_TABLE[server_port[udp]], UDP_TABLE[client_port[udp]])
+    by_port[tcp] = np.where(
+        TCP_TABLE[server_port[tcp]] != 0, TCP_TABLE[server_port[tcp]], TCP_TABLE[client_port[tcp]]
+    )
+    by_port[udp] = np.where(
+        UDP_TABLE[server_port[udp]] != 0, UDP_TABLE[server_port[udp]], UDP_TABLE[client_port[udp]]
+    )
     fallback = np.full(label.shape[0], Label.OTHER_IP, dtype=np.uint16)
     fallback[tcp] = Label.TCP
     fallback[udp] = Label.UDP

@@ -95,7 +95,9 @@ def payload_signatures(p: Packets, rows: I64) -> npt.NDArray[np.uint16]:
     draft = (version >> np.uint64(8)) == 0xFF0000
     mark(long_header & (np.isin(version, _QUIC_VERSIONS) | draft), Label.QUIC)
     # gQUIC: Q046+ in a long header, or the older public header with the version flag and "Q0" at byte 9
-    mark(udp & ((b0 & np.uint64(0x80)) != 0) & np.isin(version >> np.uint64(16), _GQUIC_PREFIXES), Label.GQUIC)
+    mark(
+        udp & ((b0 & np.uint64(0x80)) != 0) & np.isin(version >> np.uint64(16), _GQUIC_PREFIXES), Label.GQUIC
+    )
     old_gquic_version = (w1 >> np.uint64(40)) & np.uint64(0xFFFF)  # bytes 9..10
     mark(
         udp & ((b0 & np.uint64(0x01)) != 0) & np.isin(old_gquic_version, _GQUIC_PREFIXES) & (length >= 13),

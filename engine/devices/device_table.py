@@ -98,6 +98,7 @@ class DeviceTable:
         self._owner_keys = KeyInterner(2, capacity=1024)
         self._owner = np.full(1024, -1, dtype=np.int64)
         self._batches = 0
+        self._rejected: set[ipaddress.IPv6Network] = set()
 
     def __len__(self) -> int:
         return len(self._devices)
@@ -237,8 +238,14 @@ class DeviceTable:
         # a non-router device's global IPv6 address lies in a home prefix
         mine = glob & ~is_v4 & ~routers[dev]
         for h in np.unique(hi[mine]).tolist():
-            prefix = ipaddress.IPv6Network((int(h) << 64, 64))
-            self.home.learn_prefix(str(prefix), source="device address")
+            net = ipaddress.IPv6Network((int(h) << 64, 64))
+            if net in self._rejected:
+                continue
+            try:
+                self.home.learn_prefix(str(net), source="device address")
+            except ValueError:
+                # not a possible home prefix (e.g. documentation space): keep treating it as internet
+                self._rejected.add(net)
 
     def snapshot(self) -> DeviceRecords:
         self.relearn()

@@ -101,7 +101,9 @@ class FlowSummaries:
     def __init__(self, is_internet: InternetTest) -> None:
         self._is_internet = is_internet
         self._labels = np.zeros((3, LABEL_SLOTS), dtype=np.int64)
-        self._dev_label = _Keyed(2, {"packets": (np.int64, 0), "bytes": (np.int64, 0), "flows": (np.int64, 0)})
+        self._dev_label = _Keyed(
+            2, {"packets": (np.int64, 0), "bytes": (np.int64, 0), "flows": (np.int64, 0)}
+        )
         self._dev_peer = _Keyed(3, {**PEER_COLUMNS, "internet": (np.bool_, False)})
         self._remotes = _Keyed(2, REMOTE_COLUMNS)
         self.flows = 0

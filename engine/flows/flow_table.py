@@ -123,9 +123,7 @@ def _empty_records() -> FlowRecords:
     )
 
 
-def _group_reduce(
-    keys: I64, *values: tuple[npt.NDArray[Any], Any]
-) -> tuple[I64, list[npt.NDArray[Any]]]:
+def _group_reduce(keys: I64, *values: tuple[npt.NDArray[Any], Any]) -> tuple[I64, list[npt.NDArray[Any]]]:
     """Unique keys and, for each (values, ufunc) pair, the ufunc reduced over each key's rows."""
     order = np.argsort(keys, kind="stable")
     sk = keys[order]
@@ -171,16 +169,14 @@ class FlowTable:
         sport = np.where(ported, p.sport[rows], 0).astype(np.uint64)
         dport = np.where(ported, p.dport[rows], 0).astype(np.uint64)
         s_hi, s_lo, d_hi, d_lo = p.src_hi[rows], p.src_lo[rows], p.dst_hi[rows], p.dst_lo[rows]
-        src_first = (s_hi < d_hi) | (
-            (s_hi == d_hi) & ((s_lo < d_lo) | ((s_lo == d_lo) & (sport <= dport)))
-        )
+        src_first = (s_hi < d_hi) | ((s_hi == d_hi) & ((s_lo < d_lo) | ((s_lo == d_lo) & (sport <= dport))))
         a_hi = np.where(src_first, s_hi, d_hi)
         a_lo = np.where(src_first, s_lo, d_lo)
         b_hi = np.where(src_first, d_hi, s_hi)
         b_lo = np.where(src_first, d_lo, s_lo)
         pa = np.where(src_first, sport, dport)
         pb = np.where(src_first, dport, sport)
-        packed = (pa << np.uint64(32)) | (pb << np.uint64(16)) | proto.astype(np.uint64)
+        packed = ((pa << np.uint64(32)) | (pb << np.uint64(16)) | proto.astype(np.uint64)).astype(np.uint64)
         before = len(self._keys)
         ids = self._keys.intern(a_hi, a_lo, b_hi, b_lo, packed)
         size = len(self._keys)
@@ -336,4 +332,3 @@ def tcp_state(flags_client: npt.NDArray[np.uint8], flags_server: npt.NDArray[np.
         else:
             out.append("established (joined late)")
     return out
-
