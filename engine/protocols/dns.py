@@ -593,10 +593,11 @@ def names_answered(msg: DnsMessage) -> list[AnsweredName]:
         seen = {key}
         while key in cnames:
             target = cnames[key]
-            key = _lower(target)
-            if key in seen:  # a CNAME loop in the answer: stop at the repeat
+            following = _lower(target)
+            if following in seen:  # a CNAME loop in the answer: stop before the repeat
                 break
-            seen.add(key)
+            seen.add(following)
+            key = following
             chain.append(target)
         for record in addresses.get(key, ()):
             found.append(AnsweredName(question.name, str(record.value), tuple(chain), record.ttl))
