@@ -31,7 +31,7 @@ SOURCE_MDNS_TXT = "mdns-txt"
 SOURCE_LLMNR = "llmnr"
 
 # TXT keys worth showing, with what they mean: Google Cast (fn, md), AirPlay/RAOP (am, model),
-# printers (ty). Compared case-insensitively, as RFC 6763 6.4 says keys are.
+# printers (ty). Compared case-insensitively, as RFC 6763 6.4 says keys are. "md" counts only for Cast.
 TXT_KEYS = {
     "fn": "friendly name",
     "md": "model",
@@ -104,8 +104,12 @@ def _txt_entries(record: DnsRecord, instance: str, service: str) -> list[Announc
     for entry in record.value:
         key, sep, value = entry.partition("=")
         key = key.lower()
-        if sep and key in TXT_KEYS and value:
-            found.append(AnnouncedName(SOURCE_MDNS_TXT, instance, service=service, key=key, value=value))
+        if not (sep and key in TXT_KEYS and value):
+            continue
+        # RAOP uses "md" for the metadata types it accepts ("md=0,1,2"): only Cast means a model by it
+        if key == "md" and service.lower() != "_googlecast._tcp":
+            continue
+        found.append(AnnouncedName(SOURCE_MDNS_TXT, instance, service=service, key=key, value=value))
     return found
 
 

@@ -14,6 +14,8 @@ from engine.protocols.errors import MalformedMessage
 FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 QUICK = settings(database=None)
 
+Mutation = tuple[int, list[tuple[int, int]], int]
+
 # A mutation: which seed, which bytes to overwrite with what, and where to cut the result
 MUTATIONS = st.tuples(
     st.integers(0, 10**6),
@@ -22,7 +24,7 @@ MUTATIONS = st.tuples(
 )
 
 
-def mutated(seeds: list[bytes], mutation: tuple[int, list[tuple[int, int]], int]) -> tuple[bytes, bytes]:
+def mutated(seeds: list[bytes], mutation: Mutation) -> tuple[bytes, bytes]:
     """A seed with some bytes overwritten, and the same cut short."""
     pick, flips, cut = mutation
     data = bytearray(seeds[pick % len(seeds)])

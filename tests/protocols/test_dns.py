@@ -29,7 +29,7 @@ from engine.protocols.dns import (
 )
 from engine.protocols.errors import MalformedMessage
 from tests.protocols.captured import payloads, tcp_stream
-from tests.protocols.fuzzing import FUZZ, MUTATIONS, QUICK, mutated, only_malformed
+from tests.protocols.fuzzing import FUZZ, MUTATIONS, QUICK, Mutation, mutated, only_malformed
 from tests.protocols.wire import character_strings, dns_header, dns_name, dns_question, dns_rr
 
 # ------------------------------------------------------------------------------------ header and flags
@@ -660,7 +660,7 @@ def test_arbitrary_bytes_raise_only_malformed_message(data: bytes) -> None:
 @FUZZ
 @given(MUTATIONS)
 def test_mutated_real_messages_raise_only_malformed_message(
-    mutation: tuple[int, list[tuple[int, int]], int],
+    mutation: Mutation,
 ) -> None:
     for data in mutated(_seeds(), mutation):
         only_malformed(_parse_and_name, data)
