@@ -44,6 +44,7 @@ __all__ = [
     "parse_dns",
     "parse_dns_tcp",
     "rcode_name",
+    "read_name_labels",
     "type_name",
 ]
 

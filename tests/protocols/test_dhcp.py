@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -33,8 +34,8 @@ def _header(
     )
 
 
-def _message(*options: bytes, **header: bytes | int) -> bytes:
-    return _header(**header) + COOKIE + b"".join(options) + b"\xff"  # type: ignore[arg-type]
+def _message(*options: bytes, **header: Any) -> bytes:
+    return _header(**header) + COOKIE + b"".join(options) + b"\xff"
 
 
 def test_discover_with_the_usual_client_options() -> None:

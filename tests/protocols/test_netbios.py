@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from engine.protocols.errors import MalformedMessage
 from engine.protocols.netbios import (
     NbnsAddress,
+    NbnsMessage,
     NetbiosName,
     decode_netbios_name,
     parse_nbdgm,
@@ -219,8 +220,8 @@ def test_fuzzed_capture_raises_nothing_but_malformed_message() -> None:
     flagged = set()
     for number, payload in frames.items():
         msg = only_malformed(parse_nbns, payload)
-        assert msg is not None  # every payload here has a full header
-        if msg.problems or msg.truncated:  # type: ignore[attr-defined]
+        assert isinstance(msg, NbnsMessage)  # every payload here has a full header
+        if msg.problems or msg.truncated:
             flagged.add(number)
     # tshark -Y "nbns && _ws.malformed": every frame tshark finds malformed is flagged here too
     tshark_malformed = {
