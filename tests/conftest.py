@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-SHARED_PCAPS = REPO.parent / "shared" / "fixtures" / "pcaps"
+SHARED_PCAPS = Path(os.environ.get("HOMESCOPE_SHARED_PCAPS", REPO.parent / "shared" / "fixtures" / "pcaps"))
 
 
 def fixture_path(name: str) -> Path:
