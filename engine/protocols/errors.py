@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(ValueError):  # noqa: N818 - the name is the package API
     """A payload that claims to be a protocol message but is damaged. `reason` is a short stable key."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
