@@ -1,4 +1,4 @@
-"""Test helpers: payloads of real captures, and byte builders for ClientHellos."""
+"""Test helpers: payloads of real captures, and byte builders for ClientHellos and protected QUIC Initials."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import struct
 from dataclasses import dataclass
 from functools import cache
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from engine.capture import CaptureSet
 from engine.decode import decode
+from engine.protocols.quic import initial_keys
 from tests.conftest import fixture_path
 
 
@@ -108,3 +112,58 @@ def records(message: bytes, sizes: tuple[int, ...] = ()) -> bytes:
         out += b"\x16\x03\x01" + struct.pack(">H", len(chunk)) + chunk
         pos += len(chunk)
     return bytes(out)
+
+
+# --- QUIC ---
+
+
+def varint(value: int) -> bytes:
+    if value < 0x40:
+        return bytes([value])
+    if value < 0x4000:
+        return struct.pack(">H", value | 0x4000)
+    if value < 0x40000000:
+        return struct.pack(">I", value | 0x80000000)
+    return struct.pack(">Q", value | 0xC000000000000000)
+
+
+def crypto_frame(offset: int, data: bytes) -> bytes:
+    return b"\x06" + varint(offset) + varint(len(data)) + data
+
+
+def protect_long(
+    packet_type_bits: int,
+    version: int,
+    dcid: bytes,
+    packet_number: int,
+    frames: bytes,
+    *,
+    scid: bytes = b"",
+    key_dcid: bytes | None = None,
+    token: bytes | None = b"",
+    pn_len: int = 2,
+    pad_to: int = 0,
+) -> bytes:
+    """A long-header packet protected with Initial keys from `key_dcid` (default `dcid`), as RFC 9001 §5.
+
+    `token=None` leaves the token field out (0-RTT and Handshake packets have none).
+    """
+    keys = initial_keys(version, key_dcid if key_dcid is not None else dcid)
+    if pad_to:
+        frames += bytes(max(0, pad_to - len(frames)))
+    frames += bytes(max(0, 4 - pn_len - len(frames)))  # room for the header-protection sample
+    first = 0xC0 | (packet_type_bits << 4) | (pn_len - 1)
+    head = bytes([first]) + version.to_bytes(4, "big") + bytes([len(dcid)]) + dcid + bytes([len(scid)]) + scid
+    if token is not None:
+        head += varint(len(token)) + token
+    head += varint(pn_len + len(frames) + 16)
+    pn_offset = len(head)
+    header = head + (packet_number & ((1 << (8 * pn_len)) - 1)).to_bytes(pn_len, "big")
+    nonce = (int.from_bytes(keys.iv, "big") ^ packet_number).to_bytes(12, "big")
+    packet = bytearray(header + AESGCM(keys.key).encrypt(nonce, frames, header))
+    sample = bytes(packet[pn_offset + 4 : pn_offset + 20])
+    mask = Cipher(algorithms.AES(keys.hp), modes.ECB()).encryptor().update(sample)
+    packet[0] ^= mask[0] & 0x0F
+    for i in range(pn_len):
+        packet[pn_offset + i] ^= mask[1 + i]
+    return bytes(packet)
