@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class MalformedMessage(ValueError):  # noqa: N818 -- the protocol parsers' established public name
+class MalformedMessage(ValueError):
     """A payload that claims to be a protocol message but is damaged. `reason` is a short stable key."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
