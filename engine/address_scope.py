@@ -329,6 +329,7 @@ class HomeNetwork:
 
     def __init__(self, prefixes: Iterable[str | IPNetwork] = (), *, cgnat_is_local: bool = False) -> None:
         self.cgnat_is_local = cgnat_is_local
+        self.version = 0  # grows with every learnt prefix: cached classifications compare it
         self._prefixes: tuple[HomePrefix, ...] = ()
         self._masks: tuple[_PrefixMasks, ...] = ()
         for prefix in prefixes:
@@ -349,6 +350,7 @@ class HomeNetwork:
                 return False
         self._prefixes = (*self._prefixes, HomePrefix(net, source))
         self._masks = (*self._masks, _PrefixMasks.of(net))
+        self.version += 1
         return True
 
     # the vectorised questions
@@ -372,6 +374,14 @@ class HomeNetwork:
         a home prefix."""
         h, lw = _columns(hi, lo)
         return self._internet(h, lw, classify(h, lw))
+
+    def internet_with_scope(self, hi: U64, lo: U64, scope: U8) -> Bool:
+        """`is_internet` for addresses whose scope (from `classify`) is already known."""
+        return self._internet(hi, lo, scope)
+
+    def local_with_scope(self, hi: U64, lo: U64, scope: U8) -> Bool:
+        """`is_local` for addresses whose scope (from `classify`) is already known."""
+        return self._local(hi, lo, scope)
 
     def subnet_broadcast_mask(self, hi: npt.ArrayLike, lo: npt.ArrayLike) -> Bool:
         """Which addresses are the broadcast address of a home IPv4 prefix (/30 or broader)."""

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.address_scope import HomeNetwork
+from engine.aggregate.address_book import AddressBook
 from engine.aggregate.endpoint_counters import EndpointTable, HostCounters, MacCounters
 from engine.aggregate.timeline import Timeline, TimelineSnapshot
 from engine.aggregate.traffic_totals import TrafficTotals, TrafficTotalsSnapshot
@@ -30,6 +31,7 @@ from engine.flows.closed_flows import ClosedFlows
 from engine.flows.flow_summaries import FlowSummaries, FlowSummarySnapshot
 from engine.flows.flow_table import FlowRecords, FlowTable, FlowTimeouts
 from engine.linktypes import linktype_name
+from engine.metadata.payload_inspector import MetadataSnapshot, PayloadInspector
 
 Depth = Literal["traffic", "full"]
 
@@ -63,6 +65,8 @@ class AnalysisSnapshot:
     devices: DeviceRecords | None = None
     timeline: TimelineSnapshot | None = None
     home: HomeNetwork | None = None
+    book: AddressBook | None = None  # resolves the address ids of flows, devices and remotes
+    metadata: MetadataSnapshot | None = None
     clock: float | None = None  # the packet clock: newest timestamp ingested
 
 
@@ -82,12 +86,14 @@ class Analysis:
         self.macs = MacCounters()
         self.hosts = HostCounters()
         self.home = home or HomeNetwork()
-        self.flows = FlowTable(timeouts)
-        self.devices = DeviceTable(self.home)
-        self.summaries = FlowSummaries(self.home.is_internet)
+        self.book = AddressBook(self.home)
+        self.flows = FlowTable(self.book, timeouts)
+        self.devices = DeviceTable(self.book)
+        self.summaries = FlowSummaries(self.book)
         self.closed = ClosedFlows(closed_flow_limit)
         self.timeline = Timeline()
         self.flows.on_close.append(self._flows_closed)
+        self.inspector = PayloadInspector(self.book, self.devices, self.flows)
         self._lock = threading.Lock()
 
     def _flows_closed(self, records: FlowRecords) -> None:
@@ -104,13 +110,15 @@ class Analysis:
         with self._lock:
             self.totals.ingest(p)
             self.macs.ingest(p)
-            self.hosts.ingest(p)
+            addrs = self.book.ingest(p)
+            self.hosts.ingest(p, addrs)
             if self.depth == "traffic":
                 return
-            flows = self.flows.ingest(p)
-            devices = self.devices.ingest(p)
+            flows = self.flows.ingest(p, addrs)
+            devices = self.devices.ingest(p, addrs)
             self.flows.set_devices(flows, devices.src, devices.dst)
             inspect_payloads(p, flows, self.flows)
+            self.inspector.ingest(p, addrs, flows, devices)
             self.timeline.ingest(p, devices.src, devices.dst)
 
     def finish(self) -> None:
@@ -118,12 +126,14 @@ class Analysis:
         with self._lock:
             self.flows.expire(self.flows.now, everything=True)
 
-    def snapshot(self, *, timeline_bins: dict[int, int] | None = None) -> AnalysisSnapshot:
+    def snapshot(
+        self, *, timeline_bins: dict[int, int] | None = None, dns_last: int | None = None
+    ) -> AnalysisSnapshot:
         with self._lock:
             base = {
                 "totals": self.totals.snapshot(),
                 "macs": self.macs.snapshot(),
-                "hosts": self.hosts.snapshot(),
+                "hosts": self.hosts.snapshot(self.book),
                 "depth": self.depth,
             }
             if self.depth == "traffic":
@@ -146,6 +156,8 @@ class Analysis:
                 devices=devices,
                 timeline=self.timeline.snapshot(len(devices), timeline_bins),
                 home=self.home,
+                book=self.book,
+                metadata=self.inspector.snapshot(dns_last),
                 clock=self.flows.now if np.isfinite(self.flows.now) else None,
             )
 

@@ -1,9 +1,9 @@
 """Dense ids for keys made of uint64 columns (MACs, addresses, flow tuples), assigned a batch at a time.
 
 Aggregators keep their counters in numpy arrays indexed by these ids, so merging a batch is a handful of
-vectorised operations instead of a dict update per key. Keys of several columns are hashed to 64 bits for
-lookup, and every match is verified against the stored key, so a hash collision can never merge two keys:
-colliding keys take a slower exact path.
+vectorised operations instead of a dict update per key. Keys are hashed to 64 bits and looked up in an
+open-addressing hash table probed for all rows at once; every match is verified against the stored key,
+so a hash collision can never merge two keys: colliding keys take a slower exact path.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ I64 = npt.NDArray[np.int64]
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MAX_LOAD = 0.5
 
 
 def _mix(x: U64) -> U64:
@@ -28,13 +29,71 @@ def _mix(x: U64) -> U64:
 
 
 def hash_columns(columns: tuple[U64, ...]) -> U64:
-    if len(columns) == 1:
-        return columns[0]
     with np.errstate(over="ignore"):
         h = _mix(columns[0] + _GOLDEN)
         for col in columns[1:]:
             h = _mix(h ^ (col + _GOLDEN))
     return h
+
+
+class _HashTable:
+    """Open addressing with linear probing over (hash, id) slots; lookups and inserts are vectorised."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        size = 1 << max(10, (capacity * 2 - 1).bit_length())
+        self.hashes = np.zeros(size, dtype=np.uint64)
+        self.ids = np.full(size, -1, dtype=np.int64)
+        self.count = 0
+
+    @property
+    def mask(self) -> np.uint64:
+        return np.uint64(self.ids.shape[0] - 1)
+
+    def find(self, h: U64) -> I64:
+        """The id stored under each hash, or -1."""
+        out = np.full(h.shape[0], -1, dtype=np.int64)
+        active = np.arange(h.shape[0])
+        slot = (h & self.mask).astype(np.int64)
+        while active.size:
+            ids = self.ids[slot]
+            hit = (ids >= 0) & (self.hashes[slot] == h[active])
+            out[active[hit]] = ids[hit]
+            go_on = (ids >= 0) & ~hit  # an occupied slot of another hash: probe the next one
+            active = active[go_on]
+            slot = ((slot[go_on] + 1) & int(self.mask)).astype(np.int64)
+        return out
+
+    def insert(self, h: U64, ids: I64) -> None:
+        """Add distinct hashes not yet in the table."""
+        if (self.count + h.shape[0]) > _MAX_LOAD * self.ids.shape[0]:
+            self._grow(self.count + h.shape[0])
+        pending = np.arange(h.shape[0])
+        slot = (h & self.mask).astype(np.int64)
+        while pending.size:
+            free = self.ids[slot] < 0
+            # several new keys may want the same free slot: the first of each slot wins it
+            cand = np.flatnonzero(free)
+            _, winners = np.unique(slot[cand], return_index=True)
+            won = cand[winners]
+            self.hashes[slot[won]] = h[pending[won]]
+            self.ids[slot[won]] = ids[pending[won]]
+            lost = np.ones(pending.shape[0], dtype=bool)
+            lost[won] = False
+            pending = pending[lost]
+            slot = ((slot[lost] + 1) & int(self.mask)).astype(np.int64)
+        self.count += h.shape[0]
+
+    def _grow(self, need: int) -> None:
+        used = self.ids >= 0
+        old_h, old_ids = self.hashes[used], self.ids[used]
+        fresh = _HashTable(max(need, 1024) * 2)
+        fresh.insert(old_h, old_ids)
+        self.hashes, self.ids, self.count = fresh.hashes, fresh.ids, fresh.count
+
+    def copy(self) -> _HashTable:
+        twin = _HashTable.__new__(_HashTable)
+        twin.hashes, twin.ids, twin.count = self.hashes.copy(), self.ids.copy(), self.count
+        return twin
 
 
 class KeyInterner:
@@ -44,8 +103,7 @@ class KeyInterner:
         self.width = width
         self._keys = np.zeros((capacity, width), dtype=np.uint64)
         self._size = 0
-        self._sorted_hash = np.zeros(0, dtype=np.uint64)
-        self._sorted_ids = np.zeros(0, dtype=np.int64)
+        self._table = _HashTable(capacity)
         # keys whose hash collided with a different key: looked up exactly, by tuple
         self._collided: dict[tuple[int, ...], int] = {}
 
@@ -68,62 +126,79 @@ class KeyInterner:
         if n == 0:
             return np.zeros(0, dtype=np.int64)
         h = hash_columns(columns)
-        # Fast path: most rows of a batch belong to keys seen before; find them without sorting the batch.
-        if self._sorted_hash.shape[0]:
-            pos = np.minimum(np.searchsorted(self._sorted_hash, h), self._sorted_hash.shape[0] - 1)
-            found = self._sorted_hash[pos] == h
-            ids = np.where(found, self._sorted_ids[pos], 0)
-            for i, col in enumerate(columns):
-                found &= self._keys[ids, i] == col
-            if found.all():
-                return ids
-            missing = np.flatnonzero(~found)
-            if missing.size < n:
-                ids[missing] = self._intern_new(tuple(c[missing] for c in columns), h[missing])
-                return ids
-        return self._intern_new(columns, h)
+        ids = self._table.find(h)
+        found = ids >= 0
+        safe = np.maximum(ids, 0)
+        for i, col in enumerate(columns):
+            found &= self._keys[safe, i] == col
+        if found.all():
+            return ids
+        missing = np.flatnonzero(~found)
+        ids[missing] = self._intern_new(tuple(c[missing] for c in columns), h[missing])
+        return ids
 
     def _intern_new(self, columns: tuple[U64, ...], h: U64) -> I64:
-        """Ids for rows that may hold unseen keys: unique within the batch, then look up or add."""
+        """Ids for rows whose key was not found: unique within the batch, then add (or resolve collisions)."""
         uniq, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-        stacked = np.stack(columns, axis=1) if self.width > 1 else columns[0][:, None]
+        stacked = np.stack(columns, axis=1)
         reps = stacked[first]
-        same_in_batch = (stacked == reps[inverse]).all(axis=1)
-        if not same_in_batch.all():
+        if not (stacked == reps[inverse]).all():
             return self._intern_exact(stacked)
-        ids_of_uniq = self._lookup_or_add(uniq, reps)
-        return ids_of_uniq[inverse]
-
-    def _lookup_or_add(self, uniq_hash: U64, reps: U64) -> I64:
-        m = uniq_hash.shape[0]
-        ids = np.full(m, -1, dtype=np.int64)
-        if self._sorted_hash.shape[0]:
-            pos = np.searchsorted(self._sorted_hash, uniq_hash)
-            pos_c = np.minimum(pos, self._sorted_hash.shape[0] - 1)
-            hit = self._sorted_hash[pos_c] == uniq_hash
-            cand = self._sorted_ids[pos_c[hit]]
-            verified = (self._keys[cand] == reps[hit]).all(axis=1)
-            hit_idx = np.flatnonzero(hit)
-            ids[hit_idx[verified]] = cand[verified]
-            for j in hit_idx[~verified].tolist():  # a genuine 64-bit hash collision: exact path
-                ids[j] = self._collided_id(reps[j])
-        new = np.flatnonzero(ids < 0)
+        ids = self._table.find(uniq)
+        out = np.empty(uniq.shape[0], dtype=np.int64)
+        taken = ids >= 0  # the hash is known, but for another key: a genuine 64-bit collision
+        for j in np.flatnonzero(taken).tolist():
+            out[j] = self._collided_id(reps[j])
+        new = np.flatnonzero(~taken)
         if new.size:
             new_ids = self._append(reps[new])
-            ids[new] = new_ids
-            # `uniq_hash` comes sorted from np.unique, so the new hashes are sorted too: merge by insertion
-            new_hash = uniq_hash[new]
-            at = np.searchsorted(self._sorted_hash, new_hash)
-            self._sorted_hash = np.insert(self._sorted_hash, at, new_hash)
-            self._sorted_ids = np.insert(self._sorted_ids, at, new_ids)
+            self._table.insert(uniq[new], new_ids)
+            out[new] = new_ids
+        return out[inverse.reshape(-1)]
+
+    def _collided_id(self, key: U64) -> int:
+        t = tuple(int(x) for x in key)
+        found = self._collided.get(t)
+        if found is None:
+            found = int(self._append(key[None, :])[0])
+            self._collided[t] = found
+        return found
+
+    def _intern_exact(self, stacked: U64) -> I64:
+        """Slow path for a batch with a within-batch hash collision: one distinct key at a time."""
+        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        ids = np.array([self._intern_one(uniq[j]) for j in range(uniq.shape[0])], dtype=np.int64)
+        return ids[inverse.reshape(-1)]
+
+    def _intern_one(self, key: U64) -> int:
+        known = self._collided.get(tuple(int(x) for x in key))
+        if known is not None:
+            return known
+        h = hash_columns(tuple(key[i : i + 1] for i in range(self.width)))
+        found = int(self._table.find(h)[0])
+        if found >= 0:
+            return found if bool((self._keys[found] == key).all()) else self._collided_id(key)
+        new_id = self._append(key[None, :])
+        self._table.insert(h, new_id)
+        return int(new_id[0])
+
+    def _append(self, keys: U64) -> I64:
+        k = keys.shape[0]
+        need = self._size + k
+        if need > self._keys.shape[0]:
+            grown = np.zeros((max(need, self._keys.shape[0] * 2), self.width), dtype=np.uint64)
+            grown[: self._size] = self._keys[: self._size]
+            self._keys = grown
+        self._keys[self._size : need] = keys
+        ids = np.arange(self._size, need, dtype=np.int64)
+        self._size = need
         return ids
 
     def copy(self) -> KeyInterner:
         twin = KeyInterner(self.width, capacity=1)
         twin._keys = self._keys.copy()
         twin._size = self._size
-        twin._sorted_hash = self._sorted_hash.copy()
-        twin._sorted_ids = self._sorted_ids.copy()
+        twin._table = self._table.copy()
         twin._collided = dict(self._collided)
         return twin
 
@@ -137,45 +212,20 @@ class KeyInterner:
         new_of_old = np.full(old_size, -1, dtype=np.int64)
         new_of_old[kept] = np.arange(kept.shape[0], dtype=np.int64)
         keys = self._keys[kept].copy()
+        collided = {k: int(new_of_old[v]) for k, v in self._collided.items() if new_of_old[v] >= 0}
+        collided_ids = np.array(sorted(collided.values()), dtype=np.int64)
         self._keys = np.zeros((max(1024, keys.shape[0] * 2), self.width), dtype=np.uint64)
         self._keys[: keys.shape[0]] = keys
         self._size = keys.shape[0]
-        remapped = new_of_old[self._sorted_ids]
-        live = remapped >= 0
-        self._sorted_hash = self._sorted_hash[live]
-        self._sorted_ids = remapped[live]
-        self._collided = {k: int(new_of_old[v]) for k, v in self._collided.items() if new_of_old[v] >= 0}
+        self._collided = collided
+        self._table = _HashTable(max(1024, keys.shape[0]))
+        in_table = np.ones(keys.shape[0], dtype=bool)
+        in_table[collided_ids] = False
+        rows = np.flatnonzero(in_table)
+        if rows.size:
+            cols = tuple(keys[rows, i] for i in range(self.width))
+            self._table.insert(hash_columns(cols), rows.astype(np.int64))
         return new_of_old
-
-    def _collided_id(self, key: U64) -> int:
-        t = tuple(int(x) for x in key)
-        found = self._collided.get(t)
-        if found is None:
-            found = int(self._append(key[None, :])[0])
-            self._collided[t] = found
-        return found
-
-    def _intern_exact(self, stacked: U64) -> I64:
-        """Slow path for a batch with a within-batch hash collision: unique by full key."""
-        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        ids = np.empty(uniq.shape[0], dtype=np.int64)
-        for j in range(uniq.shape[0]):
-            key = uniq[j]
-            h = hash_columns(tuple(key[i : i + 1] for i in range(self.width)))
-            ids[j] = int(self._lookup_or_add(h, key[None, :])[0])
-        return ids[inverse.reshape(-1)]
-
-    def _append(self, keys: U64) -> I64:
-        k = keys.shape[0]
-        need = self._size + k
-        if need > self._keys.shape[0]:
-            grown = np.zeros((max(need, self._keys.shape[0] * 2), self.width), dtype=np.uint64)
-            grown[: self._size] = self._keys[: self._size]
-            self._keys = grown
-        self._keys[self._size : need] = keys
-        ids = np.arange(self._size, need, dtype=np.int64)
-        self._size = need
-        return ids
 
 
 class GrowingCounters:
@@ -195,10 +245,7 @@ class GrowingCounters:
         if ids.size == 0:
             return
         self.ensure(int(ids.max()) + 1)
-        weights = None if values is None else values.astype(np.float64)
-        sums = np.bincount(ids, weights=weights, minlength=0)
-        touched = np.flatnonzero(sums)
-        self._data[touched, column] += sums[touched].astype(np.int64)
+        np.add.at(self._data[:, column], ids, 1 if values is None else values)
 
     def view(self, size: int) -> npt.NDArray[np.int64]:
         self.ensure(size)

@@ -26,6 +26,21 @@ SIZE_LABELS = ("0-63", "64-127", "128-255", "256-511", "512-1023", "1024-1279", 
 MAX_DEVICE_ROWS = 4096
 
 
+def _sum_by(keys: I64, *values: I64) -> tuple[I64, list[I64]]:
+    """Distinct keys and the sum of each value array per key."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < 4 * keys.shape[0] + 1024:  # a dense range: count directly, no sorting
+        offsets = keys - lo
+        counts = np.bincount(offsets, minlength=hi - lo + 1)
+        present = np.flatnonzero(counts)
+        sums = [
+            np.bincount(offsets, weights=v, minlength=hi - lo + 1)[present].astype(np.int64) for v in values
+        ]
+        return present + lo, sums
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return uniq, [np.bincount(inverse, weights=v, minlength=uniq.shape[0]).astype(np.int64) for v in values]
+
+
 class _Ring:
     """`rows` series of `nbins` bins of width `res` seconds, indexed by absolute bin number."""
 
@@ -120,9 +135,11 @@ class Timeline:
             return
         t = ts[timed]
         wl = p.wirelen[timed]
-        ones = np.ones(t.shape[0], dtype=np.int64)
+        # Sum per second first (a batch spans few seconds), then fold the seconds into each resolution.
+        seconds, (sec_bytes, sec_packets) = _sum_by(t.astype(np.int64), wl, np.ones(t.shape[0], np.int64))
         for res, ring in self._total.items():
-            ring.add((t // res).astype(np.int64), None, wl, ones)
+            bins, (b, pk) = _sum_by(seconds // res, sec_bytes, sec_packets)
+            ring.add(bins, None, b, pk)
         src = src_device[timed]
         dst = dst_device[timed]
         top = int(max(src.max(initial=-1), dst.max(initial=-1))) + 1
@@ -130,14 +147,23 @@ class Timeline:
             self._device_rows = min(top, MAX_DEVICE_ROWS)
             for ring in self._devices.values():
                 ring.grow_rows(self._device_rows)
-        for res, ring in self._devices.items():
-            bins = (t // res).astype(np.int64)
-            up = (src >= 0) & (src < MAX_DEVICE_ROWS)
-            down = (dst >= 0) & (dst < MAX_DEVICE_ROWS)
-            zeros_up = np.zeros(int(up.sum()), dtype=np.int64)
-            zeros_down = np.zeros(int(down.sum()), dtype=np.int64)
-            ring.add(bins[up], src[up], wl[up], zeros_up)
-            ring.add(bins[down], dst[down], zeros_down, wl[down])
+        minute = (t // 60).astype(np.int64)
+        for devs, value in ((src, 0), (dst, 1)):
+            sel = (devs >= 0) & (devs < MAX_DEVICE_ROWS)
+            if not sel.any():
+                continue
+            # one dense key per (device, minute) of this batch
+            m0 = int(minute[sel].min())
+            span = int(minute[sel].max()) - m0 + 1
+            keys, (sums,) = _sum_by(devs[sel] * span + (minute[sel] - m0), wl[sel])
+            dev, minutes = keys // span, keys % span + m0
+            for res, ring in self._devices.items():
+                bins = minutes * 60 // res
+                b0 = int(bins.min())
+                width = int(bins.max()) - b0 + 1
+                k2, (v,) = _sum_by(dev * width + (bins - b0), sums)
+                zeros = np.zeros(v.shape[0], dtype=np.int64)
+                ring.add(k2 % width + b0, k2 // width, *((v, zeros) if value == 0 else (zeros, v)))
 
     def snapshot(self, devices: int, last: dict[int, int] | None = None) -> TimelineSnapshot:
         """Series of every resolution (the newest `last[res]` bins, default all kept)."""

@@ -55,10 +55,14 @@ def _payload_words(p: Packets, rows: I64) -> tuple[U64, U64, I64]:
         safe = np.where(full, off + base, 0)
         w = np.where(full, be64[np.minimum(safe, be64.shape[0] - 1)], 0).astype(np.uint64)
         partial = np.flatnonzero(~full & (length > base))
-        for i in partial.tolist():  # payloads shorter than 8 bytes past `base`: assemble byte by byte
-            start = int(off[i]) + base
-            chunk = bytes(u8[start : start + int(length[i]) - base])
-            w[i] = np.uint64(int.from_bytes(chunk.ljust(8, b"\0"), "big"))
+        if partial.size:
+            # payloads ending within these 8 bytes: assemble the bytes that exist, zeros after them
+            part = np.zeros(partial.size, dtype=np.uint64)
+            for k in range(8):
+                has = length[partial] > base + k
+                byte = u8[np.where(has, off[partial] + base + k, 0)].astype(np.uint64)
+                part |= np.where(has, byte, 0).astype(np.uint64) << np.uint64(56 - 8 * k)
+            w[partial] = part
         words.append(w)
     return words[0], words[1], length
 

@@ -26,7 +26,8 @@ from engine.decode.packets import (
 
 I64 = npt.NDArray[np.int64]
 
-_VLAN_TYPES = np.array([ETH_VLAN, ETH_QINQ, ETH_QINQ_OLD], dtype=np.uint16)
+_VLAN_TYPES = np.zeros(1 << 16, dtype=bool)  # EtherTypes of VLAN tags, as a lookup table
+_VLAN_TYPES[[ETH_VLAN, ETH_QINQ, ETH_QINQ_OLD]] = True
 _MAX_WRAPPERS = 8  # deeper stacks than this are left as they are
 
 
@@ -51,7 +52,7 @@ def set_network(st: DecodeState, rows: Rows, ethertype: npt.NDArray[np.uint16], 
     v = st.v
     for _ in range(_MAX_WRAPPERS):
         live = l3 >= 0
-        is_vlan = live & np.isin(ethertype, _VLAN_TYPES)
+        is_vlan = live & _VLAN_TYPES[ethertype]
         is_pppoe = live & (ethertype == ETH_PPPOE_SESSION)
         is_mpls = live & ((ethertype == ETH_MPLS) | (ethertype == ETH_MPLS_MULTICAST))
         is_llc = live & (ethertype <= 1500) & (klass == 0)

@@ -6,13 +6,13 @@ are exact at any moment without keeping every flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.aggregate.address_book import AddressBook
 from engine.aggregate.column_table import ColumnTable
 from engine.aggregate.interning import KeyInterner
 from engine.flows.flow_table import FlowRecords
@@ -20,7 +20,6 @@ from engine.flows.flow_table import FlowRecords
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 Mask = npt.NDArray[np.bool_]
-InternetTest = Callable[[U64, U64], Mask]
 
 LABEL_SLOTS = 128
 
@@ -64,8 +63,8 @@ class FlowSummarySnapshot:
     label_bytes: I64
     label_flows: I64
     device_labels: KeyedColumns  # keys (device, label); packets, bytes, flows
-    device_peers: KeyedColumns  # keys (device, peer hi, peer lo); PEER_COLUMNS + "internet"
-    remotes: KeyedColumns  # keys (hi, lo) of internet addresses; REMOTE_COLUMNS
+    device_peers: KeyedColumns  # keys (device, peer address id); PEER_COLUMNS + "internet"
+    remotes: KeyedColumns  # keys (address id,) of internet addresses; REMOTE_COLUMNS
     flows: int
 
 
@@ -98,14 +97,14 @@ class _Keyed:
 
 
 class FlowSummaries:
-    def __init__(self, is_internet: InternetTest) -> None:
-        self._is_internet = is_internet
+    def __init__(self, book: AddressBook) -> None:
+        self._book = book
         self._labels = np.zeros((3, LABEL_SLOTS), dtype=np.int64)
         self._dev_label = _Keyed(
             2, {"packets": (np.int64, 0), "bytes": (np.int64, 0), "flows": (np.int64, 0)}
         )
-        self._dev_peer = _Keyed(3, {**PEER_COLUMNS, "internet": (np.bool_, False)})
-        self._remotes = _Keyed(2, REMOTE_COLUMNS)
+        self._dev_peer = _Keyed(2, {**PEER_COLUMNS, "internet": (np.bool_, False)})
+        self._remotes = _Keyed(1, REMOTE_COLUMNS)
         self.flows = 0
 
     def add(self, records: FlowRecords, labels: npt.NDArray[np.uint16]) -> None:
@@ -122,14 +121,15 @@ class FlowSummaries:
         np.add.at(self._labels[1], lab, nbytes)
         np.add.at(self._labels[2], lab, 1)
         bits_lo, bits_hi = _label_bits(labels)
-        a_inet = self._is_internet(records.a_hi, records.a_lo)
-        b_inet = self._is_internet(records.b_hi, records.b_lo)
+        internet = self._book.internet
+        a_inet = internet[records.a_id]
+        b_inet = internet[records.b_id]
         # each side that is a device sees the other side as its peer
         sides = (
-            (c["dev_a"], records.b_hi, records.b_lo, b_inet, "ab", "ba"),
-            (c["dev_b"], records.a_hi, records.a_lo, a_inet, "ba", "ab"),
+            (c["dev_a"], records.b_id, b_inet, "ab", "ba"),
+            (c["dev_b"], records.a_id, a_inet, "ba", "ab"),
         )
-        for dev, peer_hi, peer_lo, peer_inet, up, down in sides:
+        for dev, peer_id, peer_inet, up, down in sides:
             rows = np.flatnonzero(dev >= 0)
             if not rows.size:
                 continue
@@ -139,7 +139,7 @@ class FlowSummaries:
             np.add.at(dl["packets"], ids, packets[rows])
             np.add.at(dl["bytes"], ids, nbytes[rows])
             np.add.at(dl["flows"], ids, 1)
-            ids = self._dev_peer.ids(d, peer_hi[rows], peer_lo[rows])
+            ids = self._dev_peer.ids(d, peer_id[rows].astype(np.uint64))
             dp = self._dev_peer.cols
             np.add.at(dp["packets_up"], ids, c[f"packets_{up}"][rows])
             np.add.at(dp["bytes_up"], ids, c[f"bytes_{up}"][rows])
@@ -152,14 +152,14 @@ class FlowSummaries:
             np.bitwise_or.at(dp["labels_hi"], ids, bits_hi[rows])
             dp["internet"][ids] = peer_inet[rows]
         # remotes: internet endpoints of flows whose other side is in the home network
-        for hi, lo, inet, other_inet, out_dir, in_dir in (
-            (records.a_hi, records.a_lo, a_inet, b_inet, "ba", "ab"),
-            (records.b_hi, records.b_lo, b_inet, a_inet, "ab", "ba"),
+        for addr, inet, other_inet, out_dir, in_dir in (
+            (records.a_id, a_inet, b_inet, "ba", "ab"),
+            (records.b_id, b_inet, a_inet, "ab", "ba"),
         ):
             rows = np.flatnonzero(inet & ~other_inet)
             if not rows.size:
                 continue
-            ids = self._remotes.ids(hi[rows], lo[rows])
+            ids = self._remotes.ids(addr[rows].astype(np.uint64))
             rc = self._remotes.cols
             np.add.at(rc["packets_in"], ids, c[f"packets_{in_dir}"][rows])
             np.add.at(rc["bytes_in"], ids, c[f"bytes_{in_dir}"][rows])
@@ -172,7 +172,7 @@ class FlowSummaries:
             np.bitwise_or.at(rc["labels_hi"], ids, bits_hi[rows])
 
     def _copy(self) -> FlowSummaries:
-        twin = FlowSummaries(self._is_internet)
+        twin = FlowSummaries(self._book)
         twin._labels = self._labels.copy()
         twin._dev_label = self._dev_label.copy()
         twin._dev_peer = self._dev_peer.copy()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.aggregate.address_book import AddressBook, PacketAddresses
 from engine.aggregate.column_table import ColumnTable
 from engine.aggregate.interning import KeyInterner
 from engine.decode.packets import Fragment, Packets
@@ -27,7 +28,8 @@ U64 = npt.NDArray[np.uint64]
 U8 = npt.NDArray[np.uint8]
 
 TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
-_PORTED = np.array([TCP, UDP, SCTP, UDPLITE], dtype=np.uint8)
+_PORTED = np.zeros(256, dtype=bool)  # IP protocols whose flows are keyed by ports
+_PORTED[[TCP, UDP, SCTP, UDPLITE]] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class FlowTimeouts:
     tcp: float = 300.0
     udp: float = 120.0
     other: float = 60.0
-    check_every: float = 10.0  # how often (packet clock) idle flows are looked for
+    check_every: float = 30.0  # how often (packet clock) idle flows are looked for
 
 
 FLOW_COLUMNS: dict[str, tuple[Any, Any]] = {
@@ -59,6 +61,8 @@ FLOW_COLUMNS: dict[str, tuple[Any, Any]] = {
     "inspected": (np.uint8, 0),  # payload packets looked at for a signature so far
     "dev_a": (np.int64, -1),  # device id of endpoint A, -1 when it is not a known device
     "dev_b": (np.int64, -1),
+    "server_name": (np.int32, -1),  # id of the name the client asked for (SNI, QUIC SNI, HTTP Host)
+    "name_state": (np.uint8, 0),  # 0 not looked at, 1 a ClientHello is being reassembled, 2 settled
 }
 
 
@@ -80,8 +84,11 @@ class FlowAssignment:
 
 @dataclass(frozen=True, slots=True)
 class FlowRecords:
-    """A set of flows as columns: keys (a_hi, a_lo, b_hi, b_lo, ports/protocol) and FLOW_COLUMNS."""
+    """A set of flows as columns: endpoint addresses (as address-book ids and as (hi, lo) halves), ports,
+    protocol, and FLOW_COLUMNS."""
 
+    a_id: I64
+    b_id: I64
     a_hi: U64
     a_lo: U64
     b_hi: U64
@@ -99,6 +106,8 @@ class FlowRecords:
         if not parts:
             return _empty_records()
         return FlowRecords(
+            a_id=np.concatenate([p.a_id for p in parts]),
+            b_id=np.concatenate([p.b_id for p in parts]),
             a_hi=np.concatenate([p.a_hi for p in parts]),
             a_lo=np.concatenate([p.a_lo for p in parts]),
             b_hi=np.concatenate([p.b_hi for p in parts]),
@@ -112,6 +121,8 @@ class FlowRecords:
 
 def _empty_records() -> FlowRecords:
     return FlowRecords(
+        a_id=np.zeros(0, np.int64),
+        b_id=np.zeros(0, np.int64),
         a_hi=np.zeros(0, np.uint64),
         a_lo=np.zeros(0, np.uint64),
         b_hi=np.zeros(0, np.uint64),
@@ -123,20 +134,13 @@ def _empty_records() -> FlowRecords:
     )
 
 
-def _group_reduce(keys: I64, *values: tuple[npt.NDArray[Any], Any]) -> tuple[I64, list[npt.NDArray[Any]]]:
-    """Unique keys and, for each (values, ufunc) pair, the ufunc reduced over each key's rows."""
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1])))
-    return sk[starts], [ufunc.reduceat(v[order], starts) for v, ufunc in values]
-
-
 class FlowTable:
     """The active flows. `ingest` assigns packets to flows; closed flows go to `on_close` callbacks."""
 
-    def __init__(self, timeouts: FlowTimeouts | None = None) -> None:
+    def __init__(self, book: AddressBook, timeouts: FlowTimeouts | None = None) -> None:
+        self.book = book
         self.timeouts = timeouts or FlowTimeouts()
-        self._keys = KeyInterner(5)
+        self._keys = KeyInterner(3)  # (address id of A, address id of B, ports and protocol)
         self.cols = ColumnTable(FLOW_COLUMNS)
         self._serials = itertools.count()
         self._now = -np.inf
@@ -152,7 +156,7 @@ class FlowTable:
         """The packet clock: the latest timestamp seen."""
         return float(self._now)
 
-    def ingest(self, p: Packets) -> FlowAssignment:
+    def ingest(self, p: Packets, addrs: PacketAddresses) -> FlowAssignment:
         n = len(p)
         flow = np.full(n, -1, dtype=np.int64)
         from_a = np.zeros(n, dtype=bool)
@@ -161,24 +165,24 @@ class FlowTable:
         if self._now >= self._next_check:
             self._next_check = self._now + self.timeouts.check_every
             self.expire(self._now)
-        rows = np.flatnonzero(p.ip_version != 0)
+        rows = np.flatnonzero(addrs.src >= 0)
         if not rows.size:
             return FlowAssignment(flow, from_a, np.zeros(0, dtype=np.int64))
         proto = p.ip_proto[rows]
-        ported = np.isin(proto, _PORTED) & (p.fragment[rows] != Fragment.LATER)
+        ported = _PORTED[proto] & (p.fragment[rows] != Fragment.LATER)
         sport = np.where(ported, p.sport[rows], 0).astype(np.uint64)
         dport = np.where(ported, p.dport[rows], 0).astype(np.uint64)
-        s_hi, s_lo, d_hi, d_lo = p.src_hi[rows], p.src_lo[rows], p.dst_hi[rows], p.dst_lo[rows]
-        src_first = (s_hi < d_hi) | ((s_hi == d_hi) & ((s_lo < d_lo) | ((s_lo == d_lo) & (sport <= dport))))
-        a_hi = np.where(src_first, s_hi, d_hi)
-        a_lo = np.where(src_first, s_lo, d_lo)
-        b_hi = np.where(src_first, d_hi, s_hi)
-        b_lo = np.where(src_first, d_lo, s_lo)
+        s_id = addrs.src[rows].astype(np.uint64)
+        d_id = addrs.dst[rows].astype(np.uint64)
+        # endpoint A is the smaller (address id, port): both directions get the same key
+        src_first = (s_id < d_id) | ((s_id == d_id) & (sport <= dport))
+        a_id = np.where(src_first, s_id, d_id)
+        b_id = np.where(src_first, d_id, s_id)
         pa = np.where(src_first, sport, dport)
         pb = np.where(src_first, dport, sport)
         packed = ((pa << np.uint64(32)) | (pb << np.uint64(16)) | proto.astype(np.uint64)).astype(np.uint64)
         before = len(self._keys)
-        ids = self._keys.intern(a_hi, a_lo, b_hi, b_lo, packed)
+        ids = self._keys.intern(a_id, b_id, packed)
         size = len(self._keys)
         self.cols.ensure(size)
         new_flows = np.arange(before, size, dtype=np.int64)
@@ -201,31 +205,17 @@ class FlowTable:
         c = self.cols
         wl = p.wirelen[rows]
         ts = p.ts[rows]
-        ts_lo = np.where(np.isfinite(ts), ts, np.inf)
-        ts_hi = np.where(np.isfinite(ts), ts, -np.inf)
-        key2 = ids * 2 + (~src_first)
-        g, (t_min, t_max, count, nbytes, payload, flags) = _group_reduce(
-            key2,
-            (ts_lo, np.minimum),
-            (ts_hi, np.maximum),
-            (np.ones(rows.shape[0], dtype=np.int64), np.add),
-            (wl, np.add),
-            (p.payload_len[rows], np.add),
-            (p.tcp_flags[rows], np.bitwise_or),
-        )
-        fid = g // 2
-        ab = (g % 2) == 0
-        np.minimum.at(c["first_ts"], fid, t_min)
-        np.maximum.at(c["last_ts"], fid, t_max)
-        fa, fb = fid[ab], fid[~ab]
-        c["packets_ab"][fa] += count[ab]
-        c["bytes_ab"][fa] += nbytes[ab]
-        c["payload_ab"][fa] += payload[ab]
-        c["flags_ab"][fa] |= flags[ab].astype(np.uint8)
-        c["packets_ba"][fb] += count[~ab]
-        c["bytes_ba"][fb] += nbytes[~ab]
-        c["payload_ba"][fb] += payload[~ab]
-        c["flags_ba"][fb] |= flags[~ab].astype(np.uint8)
+        finite = np.isfinite(ts)
+        np.minimum.at(c["first_ts"], ids, np.where(finite, ts, np.inf))
+        np.maximum.at(c["last_ts"], ids, np.where(finite, ts, -np.inf))
+        payload = p.payload_len[rows]
+        flags = p.tcp_flags[rows]
+        for sel, side in ((src_first, "ab"), (~src_first, "ba")):
+            f = ids[sel]
+            np.add.at(c[f"packets_{side}"], f, 1)
+            np.add.at(c[f"bytes_{side}"], f, wl[sel])
+            np.add.at(c[f"payload_{side}"], f, payload[sel])
+            np.bitwise_or.at(c[f"flags_{side}"], f, flags[sel])
 
     def _set_clients(
         self, p: Packets, rows: I64, ids: I64, src_first: npt.NDArray[np.bool_], before: int
@@ -271,12 +261,17 @@ class FlowTable:
         if ids is None:
             ids = np.arange(size, dtype=np.int64)
         keys = self._keys.keys[ids]
-        packed = keys[:, 4]
+        a_id = keys[:, 0].astype(np.int64)
+        b_id = keys[:, 1].astype(np.int64)
+        packed = keys[:, 2]
+        hi, lo = self.book.hi, self.book.lo
         return FlowRecords(
-            a_hi=keys[:, 0].copy(),
-            a_lo=keys[:, 1].copy(),
-            b_hi=keys[:, 2].copy(),
-            b_lo=keys[:, 3].copy(),
+            a_id=a_id,
+            b_id=b_id,
+            a_hi=hi[a_id],
+            a_lo=lo[a_id],
+            b_hi=hi[b_id],
+            b_lo=lo[b_id],
             port_a=((packed >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.uint16),
             port_b=((packed >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16),
             proto=(packed & np.uint64(0xFF)).astype(np.uint8),
@@ -292,7 +287,7 @@ class FlowTable:
         if everything:
             closing = np.ones(size, dtype=bool)
         else:
-            proto = (self._keys.column(4) & np.uint64(0xFF)).astype(np.uint8)
+            proto = (self._keys.column(2) & np.uint64(0xFF)).astype(np.uint8)
             flags = c["flags_ab"][:size] | c["flags_ba"][:size]
             both_fin = ((c["flags_ab"][:size] & TCP_FIN) != 0) & ((c["flags_ba"][:size] & TCP_FIN) != 0)
             finished = (proto == TCP) & (both_fin | ((flags & TCP_RST) != 0))

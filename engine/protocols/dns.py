@@ -227,6 +227,10 @@ def _label_text(label: bytes) -> str:
 def _name_text(labels: list[bytes]) -> str:
     if not labels:
         return "."
+    # Fast path: check all labels at once; only names with bytes to escape go label by label
+    joined = b"".join(labels)
+    if len(joined.translate(None, _NEEDS_ESCAPE)) == len(joined):
+        return b".".join(labels).decode("ascii")
     return ".".join([_label_text(label) for label in labels])
 
 
@@ -473,10 +477,12 @@ def _record(buf: bytes, pos: int, problems: list[str]) -> tuple[DnsRecord, int]:
     return DnsRecord(_name_text(labels), rtype, rclass & 0x7FFF, bool(rclass & 0x8000), ttl, value), end
 
 
-def parse_dns(payload: bytes) -> DnsMessage:
+def parse_dns(payload: bytes, *, answers_only: bool = False) -> DnsMessage:
     """Parse one DNS, mDNS or LLMNR message (the UDP payload, or one TCP message without its length).
 
-    Raises `MalformedMessage("dns-short-header")` when there are fewer than 12 bytes.
+    With `answers_only`, the authority and additional sections are not read (left empty): a monitor that
+    only logs questions and answers saves their parsing, often half of a response. Raises
+    `MalformedMessage("dns-short-header")` when there are fewer than 12 bytes.
     """
     buf = bytes(payload)
     if len(buf) < 12:
@@ -491,7 +497,8 @@ def parse_dns(payload: bytes) -> DnsMessage:
         for _ in range(qdcount):
             question, pos = _question(buf, pos)
             questions.append(question)
-        for section, count in zip(sections, (ancount, nscount, arcount), strict=True):
+        counts = (ancount, 0, 0) if answers_only else (ancount, nscount, arcount)
+        for section, count in zip(sections, counts, strict=True):
             for _ in range(count):
                 record, pos = _record(buf, pos, problems)
                 section.append(record)
@@ -501,7 +508,7 @@ def parse_dns(payload: bytes) -> DnsMessage:
         else:
             problems.append(exc.reason)
     else:
-        if pos < len(buf):
+        if pos < len(buf) and not answers_only:
             problems.append("dns-trailing-data")
 
     rcode = flags & 0xF

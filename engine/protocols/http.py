@@ -169,3 +169,34 @@ def parse_http_response(payload: bytes) -> HttpResponse:
         headers=fields,
         headers_complete=complete,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestBrief:
+    """The request line, Host and User-Agent: what the monitor keeps of every request."""
+
+    method: str
+    target: str
+    host: str | None
+    user_agent: str | None
+
+
+_HOST_FIELD: Final = re.compile(rb"\r?\n[Hh][Oo][Ss][Tt][ \t]*:[ \t]*([^\r\n]*)")
+_AGENT_FIELD: Final = re.compile(rb"\r?\n[Uu][Ss][Ee][Rr]-[Aa][Gg][Ee][Nn][Tt][ \t]*:[ \t]*([^\r\n]*)")
+
+
+def parse_http_request_brief(payload: bytes) -> HttpRequestBrief:
+    """Like `parse_http_request`, for the hot path: only the request line, Host and User-Agent fields."""
+    line = _REQUEST_LINE.match(payload, 0, MAX_HEAD)
+    if line is None or line.group(1).decode("ascii") not in METHODS:
+        raise MalformedMessage("not-http-request", "no complete request line with a known method")
+    head_end = payload.find(b"\r\n\r\n", line.end() - 2, MAX_HEAD)
+    stop = MAX_HEAD if head_end < 0 else head_end + 2
+    host = _HOST_FIELD.search(payload, line.end() - 2, stop)
+    agent = _AGENT_FIELD.search(payload, line.end() - 2, stop)
+    return HttpRequestBrief(
+        method=line.group(1).decode("ascii"),
+        target=printable(line.group(2)),
+        host=printable(host.group(1).strip()) if host else None,
+        user_agent=printable(agent.group(1).strip()) if agent else None,
+    )
