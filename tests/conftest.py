@@ -9,7 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-SHARED_PCAPS = Path(os.environ.get("HOMESCOPE_SHARED_PCAPS", REPO.parent / "shared" / "fixtures" / "pcaps"))
+SHARED_PCAPS = Path(
+    os.environ.get("HOMESCOPE_TEST_SHARED_PCAPS", REPO.parent / "shared" / "fixtures" / "pcaps")
+)
 
 
 def fixture_path(name: str) -> Path:
@@ -39,5 +41,11 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("HOME", str(home))
     for var in list(os.environ):
-        if var.startswith("HOMESCOPE_"):
+        if var.startswith("HOMESCOPE_") and not var.startswith("HOMESCOPE_TEST_"):
             monkeypatch.delenv(var)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _golden_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Golden files of shared-only captures are made on demand here (see tests/golden/tshark_facts.py)."""
+    os.environ.setdefault("HOMESCOPE_TEST_GOLDEN_CACHE", str(tmp_path_factory.mktemp("golden")))

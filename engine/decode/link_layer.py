@@ -168,16 +168,21 @@ def decode_null(st: DecodeState, rows: Rows, network_order: bool) -> None:
     ok = end - start >= 4
     st.flag(rows, ~ok, Malformed.LINK_TRUNCATED)
     if network_order:
-        family = st.v.be32_at(start, ok)
+        value = st.v.be32_at(start, ok).astype(np.int64)
     else:
-        family = st.v.le32_at(start, ok)
-        # written on a big-endian machine: the family sits in the high bytes when read little-endian
-        swapped = family > 0xFFFF
-        if swapped.any():
-            family = np.where(swapped, st.v.be32_at(start, ok), family)
-    ethertype = np.zeros(family.shape[0], dtype=np.uint16)
-    ethertype[family == _AF_INET] = ETH_IPV4
-    ethertype[np.isin(family, _AF_INET6)] = ETH_IPV6
+        # The header is in the capturing machine's byte order, which the file does not record. As
+        # Wireshark does: a value with its high half set is byte-swapped, unless it is a 16-bit AF value
+        # written little-endian into the high half; a value in the second byte alone is shifted down.
+        le = st.v.le32_at(start, ok).astype(np.int64)
+        be = st.v.be32_at(start, ok).astype(np.int64)
+        high = (le & 0xFFFF0000) != 0
+        af16 = high & ((le & 0xFF000000) == 0) & ((le & 0x00FF0000) < 0x00060000)
+        low_shift = ~high & ((le & 0xFF) == 0) & ((le & 0xFF00) < 0x0600)
+        value = np.where(high, np.where(af16, le >> 16, be), np.where(low_shift, le >> 8, le))
+    # some systems put an EtherType there instead of an address family
+    ethertype = np.where(value > 1500, value & 0xFFFF, 0).astype(np.uint16)
+    ethertype[value == _AF_INET] = ETH_IPV4
+    ethertype[np.isin(value, _AF_INET6)] = ETH_IPV6
     ethertype[~ok] = 0
     st.ethertype[rows] = ethertype
     st.l3[rows] = np.where(ethertype != 0, start + 4, -1)

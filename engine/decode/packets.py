@@ -51,6 +51,19 @@ class LinkClass(IntEnum):
     MALFORMED = 9  # the link-layer header itself is damaged
 
 
+# Stable keys of the link-level kinds, for reports and JSON
+LINK_CLASS_KEYS = {
+    LinkClass.LLC: "llc",
+    LinkClass.WLAN_MANAGEMENT: "wlan-mgmt",
+    LinkClass.WLAN_CONTROL: "wlan-ctrl",
+    LinkClass.WLAN_NULL_DATA: "wlan-null",
+    LinkClass.WLAN_PROTECTED: "wlan-protected",
+    LinkClass.WLAN_OTHER: "wlan-other",
+    LinkClass.UNSUPPORTED_LINKTYPE: "unsupported-linktype",
+    LinkClass.NO_NETWORK_LAYER: "no-network-layer",
+    LinkClass.MALFORMED: "malformed",
+}
+
 LINK_CLASS_NAMES = {
     LinkClass.LLC: "802.2 LLC",
     LinkClass.WLAN_MANAGEMENT: "802.11 management",

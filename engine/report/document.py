@@ -12,7 +12,7 @@ from engine.analysis import AnalysisSnapshot
 from engine.capture.records import SourceStatus
 from engine.decode.decoder import is_supported_linktype
 from engine.decode.malformed import REASON_KEY, REASON_TEXT, Malformed
-from engine.decode.packets import LINK_CLASS_NAMES, LinkClass, ip_to_str, mac_to_str
+from engine.decode.packets import LINK_CLASS_KEYS, LINK_CLASS_NAMES, LinkClass, ip_to_str, mac_to_str
 from engine.linktypes import linktype_name
 from engine.protocol_numbers import ethertype_name, ip_protocol_name
 
@@ -93,7 +93,12 @@ def build_report(snapshot: AnalysisSnapshot, sources: list[SourceStatus]) -> dic
             for k, c in ethertypes
         ],
         "link_layer": [
-            {"kind": LINK_CLASS_NAMES[LinkClass(k)], "packets": c.packets, "bytes": c.bytes}
+            {
+                "kind": LINK_CLASS_KEYS[LinkClass(k)],
+                "name": LINK_CLASS_NAMES[LinkClass(k)],
+                "packets": c.packets,
+                "bytes": c.bytes,
+            }
             for k, c in link_layer
         ],
         "ip_protocols": [

@@ -91,7 +91,7 @@ def render_text(report: dict[str, Any], top: int = 10) -> str:
     breakdown(
         "Network protocols (EtherType)", report["ethertypes"], lambda e: f"{e['name']} ({e['ethertype']})"
     )
-    breakdown("Frames without a network layer", report["link_layer"], lambda e: e["kind"])
+    breakdown("Frames without a network layer", report["link_layer"], lambda e: e["name"])
     breakdown("IP protocols", report["ip_protocols"], lambda e: f"{e['name']} ({e['protocol']})")
     m = report["malformed"]
     if m["packets"]:

@@ -16,6 +16,10 @@ Only the standard library is used, so `make_golden.py` can import this module to
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,13 +177,38 @@ def golden_path(name: str) -> Path:
 
 
 def load_golden(name: str) -> dict[str, Any] | None:
-    """The golden facts of capture `name`, or None when there is no golden file for it."""
+    """The golden facts of capture `name`, or None when there is no golden file for it.
+
+    Golden files are committed only for the redistributable captures of `fixtures/`. For a capture that
+    exists only in `../shared` (not redistributable, so neither are facts derived from it), the file is made
+    on demand with make_golden.py into the folder named by HOMESCOPE_TEST_GOLDEN_CACHE, when that variable,
+    the shared capture and tshark are all present.
+    """
     path = golden_path(name)
     if not path.exists():
+        path = _generated_golden(name)
+    if path is None or not path.exists():
         return None
     with path.open(encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
+
+
+def _generated_golden(name: str) -> Path | None:
+    cache = os.environ.get("HOMESCOPE_TEST_GOLDEN_CACHE")
+    if not cache or shutil.which("tshark") is None:
+        return None
+    target = Path(cache) / f"{name}.json"
+    if not target.exists():
+        result = subprocess.run(
+            [sys.executable, str(GOLDEN_DIR / "make_golden.py"), "--only", name, "--out", cache],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            return None
+    return target
 
 
 def _type_key(key: str) -> int | str:
