@@ -25,14 +25,14 @@ FACTS = ("totals", "macs", "hosts", "ethertypes", "ip_protocols")
 
 KNOWN_DIFFERENCES: dict[str, dict[str, str]] = {
     "dpkt_nb6-http.pcap": {
-        "hosts": "tshark opens L2TP (UDP 1701) and counts the IPv6 hosts inside it; homescope does not decode L2TP",
+        "hosts": "tshark opens L2TP (UDP 1701) and counts the IPv6 hosts inside; homescope does not decode L2TP",
         "ip_protocols": "the same L2TP tunnel: tshark counts the inner IPv6 protocols, homescope the outer UDP",
     },
     "ndpi_fuzz-2006-06-26-2594.pcap": {
-        "ethertypes": "two fuzzed frames have a type/length field of 0: tshark calls it EtherType 0, homescope "
-        "an 802.3 frame with LLC",
-        "ip_protocols": "fuzzed IPv4 headers with a bad length or version: tshark shows an IP layer, homescope "
-        "counts them as malformed before the IP layer",
+        "ethertypes": "two fuzzed frames have a type/length field of 0: tshark calls it EtherType 0, "
+        "homescope an 802.3 frame with LLC",
+        "ip_protocols": "fuzzed IPv4 headers with a bad length or version: tshark shows an IP layer, "
+        "homescope counts them as malformed before the IP layer",
     },
     "pcpp_solaris.snoop": {
         fact: "Solaris snoop is not pcap or pcapng: tshark reads it, homescope names the format and stops"
