@@ -25,8 +25,8 @@ FACTS = ("totals", "macs", "hosts", "ethertypes", "ip_protocols")
 
 KNOWN_DIFFERENCES: dict[str, dict[str, str]] = {
     "dpkt_nb6-http.pcap": {
-        "hosts": "tshark opens L2TP (UDP 1701) and counts the IPv6 hosts inside; homescope does not decode L2TP",
-        "ip_protocols": "the same L2TP tunnel: tshark counts the inner IPv6 protocols, homescope the outer UDP",
+        "hosts": "tshark opens L2TP (UDP 1701) and counts the IPv6 hosts inside; homescope does not",
+        "ip_protocols": "the same L2TP tunnel: tshark counts the inner IPv6 protocols, homescope outer UDP",
     },
     "ndpi_fuzz-2006-06-26-2594.pcap": {
         "ethertypes": "two fuzzed frames have a type/length field of 0: tshark calls it EtherType 0, "
