@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -161,6 +162,30 @@ class Packets:
     def is_ip(self) -> Bool:
         result: Bool = self.ip_version != 0
         return result
+
+    def slice(self, start: int, stop: int) -> Packets:
+        """Rows start..stop-1 as Packets sharing this batch's buffer (views, no copies)."""
+        fields: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                fields[name] = value[start:stop]
+            else:
+                fields[name] = value
+        # the sparse layers keep only their rows inside the slice, renumbered
+        for name in ("tunnels", "arp"):
+            layer = getattr(self, name)
+            if layer is None:
+                continue
+            keep = (layer.rows >= start) & (layer.rows < stop)
+            if not keep.any():
+                fields[name] = None
+                continue
+            parts: dict[str, Any] = {f: getattr(layer, f)[keep] for f in layer.__dataclass_fields__}
+            parts["rows"] = parts["rows"] - start
+            fields[name] = type(layer)(**parts)
+        fields["extras"] = {}
+        return Packets(**fields)
 
     def payload_bytes(self, row: int, limit: int | None = None) -> bytes:
         """The captured application payload of one packet (copied out of the batch buffer)."""

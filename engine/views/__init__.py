@@ -1,0 +1,1 @@
+"""Display-ready rows built from analysis snapshots, shared by reports, DataFrames and the TUI."""
