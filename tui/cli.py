@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from engine import __version__
 from engine.errors import ExitCode, HomescopeError
@@ -40,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     report.add_argument("--top", type=int, default=10, metavar="N", help="rows per table in the summary (10)")
+    report.add_argument(
+        "--traffic-only",
+        action="store_true",
+        help="only the traffic counters (totals, MACs, hosts, EtherTypes, IP protocols): the fastest summary",
+    )
+    report.add_argument(
+        "--labels", metavar="FILE", help="device labels file (default: from the configuration)"
+    )
+    report.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $HOMESCOPE_CONFIG or ~/.config/homescope/config.toml)",
+    )
     return parser
 
 
@@ -48,10 +62,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from engine.capture.source import CaptureSet
     from engine.report import build_report, render_text
 
+    from engine.address_scope import HomeNetwork
+    from engine.config import load_settings
+    from engine.labels import Labels
+
+    settings = load_settings(Path(args.config) if args.config else None)
+    labels_path = Path(args.labels) if args.labels else settings.labels_file
+    labels = Labels.load(labels_path) if labels_path is not None and labels_path.exists() else None
+    home = HomeNetwork(settings.home_prefixes, cgnat_is_local=settings.cgnat_is_local)
     capture = CaptureSet(list(args.captures))
-    analysis = Analysis()
+    analysis = Analysis(depth="traffic" if args.traffic_only else "full", home=home)
     run_capture(capture, analysis)
-    report = build_report(analysis.snapshot(), capture.statuses)
+    report = build_report(analysis.snapshot(), capture.statuses, labels=labels)
     text = json.dumps(report, indent=1) + "\n" if args.json else render_text(report, top=args.top)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:

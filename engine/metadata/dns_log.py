@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 
-from engine.protocols.dns import DnsMessage, SvcbData, rcode_name, type_name
+from engine.protocols.dns import DnsMessage, SvcbData, name_labels, rcode_name, type_name
 
 LOG_LIMIT = 50_000  # entries kept in the log (the statistics keep counting past it)
 PENDING_LIMIT = 20_000  # queries waiting for their response
@@ -87,6 +87,17 @@ class DnsSnapshot:
     malformed: dict[str, int]
 
 
+def readable_name(name: str) -> str:
+    """A DNS name for people: escaped UTF-8 (mDNS instance names like "Luca’s iMac") decoded back."""
+    if "\\" not in name:
+        return name
+    try:
+        labels = name_labels(name)
+    except ValueError:
+        return name
+    return ".".join(label.decode("utf-8", "backslashreplace").replace(".", "\\.") for label in labels)
+
+
 def answer_text(record_type: int, value: object) -> str:
     if isinstance(value, SvcbData):
         parts = [f"{value.priority} {value.target}"]
@@ -124,7 +135,10 @@ class DnsLog:
         src_device: int,
         dst_device: int,
     ) -> None:
-        if msg.is_response:
+        if kind != "dns":
+            # multicast name resolution has no client and server: the sender is the one that speaks
+            client, client_port, server, device = src, sport, dst, src_device
+        elif msg.is_response:
             client, client_port, server, device = dst, dport, src, dst_device
         else:
             client, client_port, server, device = src, sport, dst, src_device
@@ -132,24 +146,29 @@ class DnsLog:
         answers = tuple(answer_text(r.rtype, r.value) for r in msg.answers if r.rtype != 41)
         if kind == "mdns" and msg.is_response and not questions:
             # an mDNS announcement answers no question: log each record name once
-            for name in dict.fromkeys(r.name for r in msg.answers):
-                mine = tuple(a for r, a in zip(msg.answers, answers, strict=False) if r.name == name)
-                self._log(
-                    DnsEntry(ts, kind, transport, device, client, server, name, 0, False, msg.rcode, mine)
+            records = [r for r in msg.answers if r.rtype != 41]
+            for raw in dict.fromkeys(r.name for r in records):
+                mine = tuple(a for r, a in zip(records, answers, strict=True) if r.name == raw)
+                rtype = next(r.rtype for r in records if r.name == raw)
+                name = readable_name(raw)
+                entry = DnsEntry(
+                    ts, kind, transport, device, client, server, name, rtype, False, msg.rcode, mine
                 )
-                self._stats(name, 0, kind, ts, device, msg.rcode, mine, response=True)
+                self._log(entry)
+                self._stats(name, rtype, kind, ts, device, msg.rcode, mine, response=True)
             return
         for q in questions:
-            key = (client, client_port, server, msg.id, q.name.lower(), q.qtype)
+            qname = readable_name(q.name)
+            key = (client, client_port, server, msg.id, qname.lower(), q.qtype)
             if not msg.is_response:
-                entry = DnsEntry(ts, kind, transport, device, client, server, q.name, q.qtype, True)
+                entry = DnsEntry(ts, kind, transport, device, client, server, qname, q.qtype, True)
                 self._log(entry)
                 if kind == "dns":
                     self._pending[key] = entry
                     if len(self._pending) > PENDING_LIMIT:
                         self._pending.popitem(last=False)
                     self._resolver(device, client, server, ts)
-                self._stats(q.name, q.qtype, kind, ts, device, None, (), response=False)
+                self._stats(qname, q.qtype, kind, ts, device, None, (), response=False)
                 continue
             pending = self._pending.pop(key, None) if kind == "dns" else None
             if pending is not None:
@@ -158,11 +177,11 @@ class DnsLog:
                 pending.latency = max(ts - pending.ts, 0.0)
             else:  # the query was not captured (or is multicast): the response stands alone
                 entry = DnsEntry(
-                    ts, kind, transport, device, client, server, q.name, q.qtype, False, msg.rcode
+                    ts, kind, transport, device, client, server, qname, q.qtype, False, msg.rcode
                 )
                 entry.answers = answers
                 self._log(entry)
-            self._stats(q.name, q.qtype, kind, ts, device, msg.rcode, answers, response=True)
+            self._stats(qname, q.qtype, kind, ts, device, msg.rcode, answers, response=True)
 
     def _log(self, entry: DnsEntry) -> None:
         self.entries.append(entry)

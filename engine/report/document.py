@@ -13,8 +13,10 @@ from engine.capture.records import SourceStatus
 from engine.decode.decoder import is_supported_linktype
 from engine.decode.malformed import REASON_KEY, REASON_TEXT, Malformed
 from engine.decode.packets import LINK_CLASS_KEYS, LINK_CLASS_NAMES, LinkClass, ip_to_str, mac_to_str
+from engine.labels import Labels
 from engine.linktypes import linktype_name
 from engine.protocol_numbers import ethertype_name, ip_protocol_name
+from engine.report.semantic_sections import semantic_sections
 
 SCHEMA = "homescope.report/1"
 
@@ -61,8 +63,23 @@ def _endpoint_rows(table: EndpointTable, key_name: str, mac: bool) -> list[dict[
     return rows
 
 
-def build_report(snapshot: AnalysisSnapshot, sources: list[SourceStatus]) -> dict[str, Any]:
-    """The report as plain JSON-ready data."""
+def build_report(
+    snapshot: AnalysisSnapshot,
+    sources: list[SourceStatus],
+    *,
+    labels: Labels | None = None,
+    top_flows: int = 50,
+    top_remotes: int = 100,
+) -> dict[str, Any]:
+    """The report as plain JSON-ready data: the traffic sections, plus the home-network sections when the
+    snapshot comes from a full analysis."""
+    doc = _traffic_report(snapshot, sources)
+    doc["depth"] = snapshot.depth
+    doc.update(semantic_sections(snapshot, labels=labels, top_flows_count=top_flows, top_remotes=top_remotes))
+    return doc
+
+
+def _traffic_report(snapshot: AnalysisSnapshot, sources: list[SourceStatus]) -> dict[str, Any]:
     t = snapshot.totals
     duration = (t.last_ts - t.first_ts) if t.first_ts is not None and t.last_ts is not None else None
     ethertypes = sorted(t.ethertypes.items(), key=lambda kv: (-kv[1].bytes, kv[0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.report.formatting import human_bytes, human_count, human_duration, local_time
+from engine.report.text_semantic import render_semantic
 
 
 def _table(rows: list[list[str]], right: set[int]) -> list[str]:
@@ -93,6 +94,7 @@ def render_text(report: dict[str, Any], top: int = 10) -> str:
     )
     breakdown("Frames without a network layer", report["link_layer"], lambda e: e["name"])
     breakdown("IP protocols", report["ip_protocols"], lambda e: f"{e['name']} ({e['protocol']})")
+    lines.extend(render_semantic(report, top))
     m = report["malformed"]
     if m["packets"]:
         lines.extend(
