@@ -58,13 +58,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from engine.address_scope import HomeNetwork
     from engine.analysis import Analysis, run_capture
     from engine.capture.source import CaptureSet
-    from engine.report import build_report, render_text
-
-    from engine.address_scope import HomeNetwork
     from engine.config import load_settings
     from engine.labels import Labels
+    from engine.report import build_report, render_text
 
     settings = load_settings(Path(args.config) if args.config else None)
     labels_path = Path(args.labels) if args.labels else settings.labels_file

@@ -141,25 +141,46 @@ def semantic_sections(
 
     dns_names = sorted(meta.dns.names, key=lambda s: (-(s.queries + s.responses), s.name))
     resolvers = [
-        {"device": _device_ref(devices, r.device), "client": r.client, "server": r.server, "kind": "dns",
-         "queries": r.queries, "first_ts": r.first_ts, "last_ts": r.last_ts}
+        {
+            "device": _device_ref(devices, r.device),
+            "client": r.client,
+            "server": r.server,
+            "kind": "dns",
+            "queries": r.queries,
+            "first_ts": r.first_ts,
+            "last_ts": r.last_ts,
+        }
         for r in sorted(meta.dns.resolvers, key=lambda r: -r.queries)
-    ]  # fmt: skip
+    ]
     resolvers += _dns_over_tls(snapshot, devices)
     resolvers += [
-        {"device": _device_ref(devices, d.device), "client": d.client, "server": d.server, "kind": "doh",
-         "server_name": d.name, "connections": d.count}
+        {
+            "device": _device_ref(devices, d.device),
+            "client": d.client,
+            "server": d.server,
+            "kind": "doh",
+            "server_name": d.name,
+            "connections": d.count,
+        }
         for d in meta.doh
-    ]  # fmt: skip
+    ]
     server_sections: dict[str, list[dict[str, Any]]] = {}
     for key, sources in SERVER_NAME_SOURCES.items():
         stats = [s for s in meta.server_names if s.source in sources]
         stats.sort(key=lambda s: (-s.count, s.name))
         server_sections[key] = [
-            {"name": s.name, "source": s.source, "count": s.count, "devices": names_of(s.devices),
-             "servers": list(s.servers), "details": list(s.details), "first_ts": s.first_ts, "last_ts": s.last_ts}
+            {
+                "name": s.name,
+                "source": s.source,
+                "count": s.count,
+                "devices": names_of(s.devices),
+                "servers": list(s.servers),
+                "details": list(s.details),
+                "first_ts": s.first_ts,
+                "last_ts": s.last_ts,
+            }
             for s in stats
-        ]  # fmt: skip
+        ]
     timeline = snapshot.timeline
     first_ts = snapshot.totals.first_ts
     series = {}
@@ -215,7 +236,7 @@ def semantic_sections(
             ],
             "protection_bytes": breakdown.protection_bytes,
             "ip_version_bytes": breakdown.ip_version_bytes,
-        },  # fmt: skip
+        },
         "dns": {
             "messages": meta.dns.total_entries,
             "names": [
@@ -235,7 +256,7 @@ def semantic_sections(
             ],
             "resolvers": resolvers,
             "malformed": meta.dns.malformed,
-        },  # fmt: skip
+        },
         "names": [
             {
                 "ip": ip,
@@ -253,7 +274,7 @@ def semantic_sections(
             }
             for ip, seen in sorted(meta.remote_names.items())
             if seen
-        ],  # fmt: skip
+        ],
         "dhcp": [
             {
                 "client": c.client,
@@ -270,7 +291,7 @@ def semantic_sections(
                 "last_ts": c.last_ts,
             }
             for c in sorted(meta.dhcp, key=lambda c: c.client)
-        ],  # fmt: skip
+        ],
         **server_sections,
         "remotes": [
             {
@@ -287,7 +308,7 @@ def semantic_sections(
                 "last_ts": r.last_ts,
             }
             for r in remote_views(snapshot, top_remotes)
-        ],  # fmt: skip
+        ],
         "timeline": {
             "series": series,
             "devices": per_device,

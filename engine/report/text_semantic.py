@@ -80,7 +80,8 @@ def render_semantic(report: dict[str, Any], top: int = 10) -> list[str]:
     if names:
         lines += [
             "",
-            f"DNS names (top {min(top, len(names))} of {len(names)}, {human_count(dns['messages'])} messages)",
+            f"DNS names (top {min(top, len(names))} of {len(names)}, "
+            f"{human_count(dns['messages'])} messages)",
         ]
         rows = [
             [_cut(n["name"], 48), n["type"], human_count(n["queries"]), _cut(", ".join(n["devices"]), 30)]
@@ -124,8 +125,13 @@ def render_semantic(report: dict[str, Any], top: int = 10) -> list[str]:
         items = report.get(key, [])
         if items:
             lines += ["", f"{title} (top {min(top, len(items))} of {len(items)})"]
-            lines += table([[_cut(i["name"], 56), human_count(i["count"]), _cut(", ".join(i["devices"]), 30)]
-                            for i in items[:top]], {1})  # fmt: skip
+            lines += table(
+                [
+                    [_cut(i["name"], 56), human_count(i["count"]), _cut(", ".join(i["devices"]), 30)]
+                    for i in items[:top]
+                ],
+                {1},
+            )
 
     dhcp = report.get("dhcp", [])
     if dhcp:
