@@ -64,6 +64,18 @@ class AddressBook:
             self._refresh()
         return self._internet[: len(self._keys)]
 
+    def internet_of(self, ids: I64) -> Mask:
+        """Per address id (-1 for none): on the internet."""
+        if self.home.version != self._home_version:
+            self._refresh()
+        result: Mask = np.where(ids >= 0, self._internet[np.maximum(ids, 0)], False)
+        return result
+
+    def scope_of(self, ids: I64) -> npt.NDArray[np.uint8]:
+        """Per address id (-1 for none): its AddressScope (0 for none)."""
+        result: npt.NDArray[np.uint8] = np.where(ids >= 0, self._scope[np.maximum(ids, 0)], 0).astype(np.uint8)
+        return result
+
     def text(self, address_id: int) -> str:
         """The address in its usual text form (cached: views ask for the same addresses again and again)."""
         found = self._text.get(address_id)

@@ -133,15 +133,13 @@ class DeviceTable:
     def ingest(self, p: Packets, addrs: PacketAddresses) -> DeviceAssignment:
         n = len(p)
         book = self.book
-        internet = book.internet
-        scope = book.scope
         has_src_ip = addrs.src >= 0
         src_id = np.maximum(addrs.src, 0)
         dst_id = np.maximum(addrs.dst, 0)
-        src_internet = has_src_ip & internet[src_id]
-        dst_internet = has_src_ip & internet[dst_id]
-        src_unicast = has_src_ip & ~_NOT_UNICAST[scope[src_id]]
-        dst_unicast = has_src_ip & ~_NOT_UNICAST[scope[dst_id]]
+        src_internet = book.internet_of(addrs.src)
+        dst_internet = book.internet_of(addrs.dst)
+        src_unicast = has_src_ip & ~_NOT_UNICAST[book.scope_of(addrs.src)]
+        dst_unicast = has_src_ip & ~_NOT_UNICAST[book.scope_of(addrs.dst)]
         src = np.full(n, -1, dtype=np.int64)
         dst = np.full(n, -1, dtype=np.int64)
         mac_src = p.has_src_mac & ((p.src_mac & _GROUP_BIT) == 0) & (p.src_mac != 0)
