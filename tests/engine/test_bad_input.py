@@ -458,7 +458,7 @@ def test_growing_file_read_by_the_command(tmp_path: Path) -> None:
     # the command saw the file at some point of the writing: every complete record up to there, then
     # either a clean end between records or an incomplete one while the file grew
     assert kinds in ([], ["growing"], ["truncated"])
-    assert code == (0 if not kinds else 4)
+    assert code == (0 if not kinds else 4 if src["packets"] else 3)
     assert 0 <= src["packets"] <= 2000
     assert src["bytes"] == sum(len(frame(i)) for i in range(src["packets"]))
 

@@ -476,3 +476,29 @@ def test_copy_of_fixture_keeps_its_name_independent_format(tmp_path: Path) -> No
     shutil.copy(fixture_path("arkime_bigendian.pcap"), classic)
     assert read_batches(ng)[1].format == "pcapng"
     assert read_batches(classic)[1].format == "pcap"
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 1 << 20])
+def test_batches_after_a_damaged_record_end_where_the_good_records_end(tmp_path: Path, chunk: int) -> None:
+    good = pcap_bytes([frame(i) for i in range(5)])
+    bad_record = struct.pack("<IIII", BASE_TS, 0, 300_000, 300_000) + bytes(40)
+    path = tmp_path / "damaged.pcap"
+    path.write_bytes(good + bad_record)
+    batches, status = read_batches(path, chunk)
+    assert len(records_of(batches)) == 5
+    (problem,) = status.problems
+    assert (problem.kind, problem.offset) == ("corrupt", len(good))
+    assert batches[-1].end_offset == len(good)
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 1 << 20])
+def test_pcapng_batches_after_a_damaged_block_end_where_the_good_blocks_end(tmp_path: Path, chunk: int) -> None:
+    good = shb() + idb(1) + b"".join(epb(0, i, frame(i)) for i in range(5))
+    path = tmp_path / "damaged.pcapng"
+    path.write_bytes(good + struct.pack("<II", 6, 7) + bytes(40))  # a block length that is not a multiple of 4
+    batches, status = read_batches(path, chunk)
+    assert len(records_of(batches)) == 5
+    (problem,) = status.problems
+    assert (problem.kind, problem.offset) == ("corrupt", len(good))
+    assert "the 5 packets before it were read" in problem.message
+    assert batches[-1].end_offset == len(good)
