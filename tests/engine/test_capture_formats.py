@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -207,9 +208,15 @@ def test_pcapng_enhanced_simple_and_obsolete_packet_blocks(tmp_path: Path) -> No
     assert status.packets == 4
     assert status.bytes == len(frame(1)) + 100 + len(frame(2)) + len(long) + len(frame(3))
     assert status.untimed_packets == 2
-    report = report_for([path])
-    assert report["totals"]["first_ts"] == pytest.approx(BASE_TS)  # type: ignore[index]
-    assert report["totals"]["last_ts"] == pytest.approx(BASE_TS + 1)  # type: ignore[index]
+    report: dict[str, Any] = report_for([path])
+    assert report["totals"]["first_ts"] == pytest.approx(BASE_TS)
+    assert report["totals"]["last_ts"] == pytest.approx(BASE_TS + 1)
+    assert report["totals"]["untimed_packets"] == 2
+    (problem,) = report["sources"][0]["problems"]
+    assert (problem["kind"], problem["fatal"]) == ("timestamps-out-of-range", False)
+    # simple packet blocks carry no timestamp: the message must not blame the capturing clock alone
+    assert problem["message"].startswith("2 packets have no usable timestamp (none recorded")
+    assert report["malformed"]["packets"] == 0  # a missing timestamp is not a defect of the packet
 
 
 def test_pcapng_unknown_blocks_are_skipped(tmp_path: Path) -> None:
