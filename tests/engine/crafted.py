@@ -11,6 +11,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +57,18 @@ def pcap_bytes(
     return b"".join(out)
 
 
-def write_pcap(path: Path, records: Iterable[Rec | bytes], **kwargs: object) -> Path:
-    path.write_bytes(pcap_bytes(records, **kwargs))  # type: ignore[arg-type]
+def write_pcap(
+    path: Path,
+    records: Iterable[Rec | bytes],
+    *,
+    linktype: int = 1,
+    nsec: bool = False,
+    big_endian: bool = False,
+    snaplen: int = 65535,
+) -> Path:
+    path.write_bytes(
+        pcap_bytes(records, linktype=linktype, nsec=nsec, big_endian=big_endian, snaplen=snaplen)
+    )
     return path
 
 
@@ -326,7 +337,7 @@ def records_of(batches: Iterable[RecordBatch]) -> list[tuple[bytes, int, float, 
     return out
 
 
-def report_for(paths: Sequence[Path | str]) -> dict[str, object]:
+def report_for(paths: Sequence[Path | str]) -> dict[str, Any]:
     """The homescope.report/1 document for `paths`, made through the engine API."""
     capture = CaptureSet([str(p) for p in paths])
     analysis = Analysis()

@@ -293,9 +293,9 @@ def test_ppp_ipv6_and_lcp() -> None:
 
 def test_ppp_fixture() -> None:
     report = report_for([Path(__file__).parents[2] / "fixtures" / "ndpi_dlt_ppp.pcap"])
-    assert report["totals"]["packets"] == 1  # type: ignore[index]
-    assert [(e["ethertype"], e["packets"]) for e in report["ethertypes"]] == [("0x0800", 1)]  # type: ignore[attr-defined]
-    assert [e["protocol"] for e in report["ip_protocols"]] == [17]  # type: ignore[attr-defined]  # QUIC
+    assert report["totals"]["packets"] == 1
+    assert [(e["ethertype"], e["packets"]) for e in report["ethertypes"]] == [("0x0800", 1)]
+    assert [e["protocol"] for e in report["ip_protocols"]] == [17]  # QUIC
 
 
 # --- 802.11 ----------------------------------------------------------------------------------------
@@ -418,10 +418,10 @@ def test_80211_control_frames_are_short_and_fine() -> None:
 
 def test_80211_fixture() -> None:
     report = report_for([Path(__file__).parents[2] / "fixtures" / "arkime_80211http.pcap"])
-    assert report["totals"]["packets"] == 26  # type: ignore[index]
-    assert report["totals"]["bytes"] == 11832  # type: ignore[index]  # capinfos data size
-    assert report["malformed"]["packets"] == 0  # type: ignore[index]
-    tcp_row = [e for e in report["ip_protocols"] if e["protocol"] == 6]  # type: ignore[attr-defined]
+    assert report["totals"]["packets"] == 26
+    assert report["totals"]["bytes"] == 11832  # capinfos data size
+    assert report["malformed"]["packets"] == 0
+    tcp_row = [e for e in report["ip_protocols"] if e["protocol"] == 6]
     assert tcp_row and tcp_row[0]["packets"] >= 14  # tshark: 14 of the frames are HTTP
 
 
@@ -455,9 +455,9 @@ def test_nflog_damaged_attribute_list() -> None:
 
 def test_nflog_fixture() -> None:
     report = report_for([Path(__file__).parents[2] / "fixtures" / "arkime_nflog.pcap"])
-    assert report["totals"]["packets"] == 10  # type: ignore[index]
-    assert report["malformed"]["packets"] == 0  # type: ignore[index]
-    assert sum(e["packets"] for e in report["ethertypes"]) == 10  # type: ignore[attr-defined]
+    assert report["totals"]["packets"] == 10
+    assert report["malformed"]["packets"] == 0
+    assert sum(e["packets"] for e in report["ethertypes"]) == 10
 
 
 # --- link types homescope does not decode -------------------------------------------------------
@@ -466,13 +466,11 @@ def test_nflog_fixture() -> None:
 def test_unsupported_link_type_is_counted_under_link_layer(tmp_path: Path) -> None:
     path = write_pcap(tmp_path / "usb.pcap", [bytes(64), bytes(30)], linktype=189)
     report = report_for([path])
-    assert report["totals"]["packets"] == 2  # type: ignore[index]
-    assert report["totals"]["bytes"] == 94  # type: ignore[index]
-    assert report["link_layer"] == [  # type: ignore[comparison-overlap]
-        {"kind": "unsupported link type", "packets": 2, "bytes": 94}
-    ]
-    assert report["ethertypes"] == []  # type: ignore[comparison-overlap]
-    source = report["sources"][0]  # type: ignore[index]
+    assert report["totals"]["packets"] == 2
+    assert report["totals"]["bytes"] == 94
+    assert report["link_layer"] == [{"kind": "unsupported link type", "packets": 2, "bytes": 94}]
+    assert report["ethertypes"] == []
+    source = report["sources"][0]
     assert source["link_types"] == [
         {"linktype": 189, "name": "USB with Linux header", "packets": 2, "supported": False}
     ]

@@ -124,11 +124,11 @@ def test_ipv6_in_ipv4_counts_both_addresses(tmp_path: Path) -> None:
     assert p.tunnels.src_lo.tolist() == [v4_lo("198.51.100.1")]
     path = write_pcap(tmp_path / "6in4.pcap", [frame])
     report = report_for([path])
-    hosts = {h["ip"]: h for h in report["hosts"]}  # type: ignore[attr-defined]
+    hosts = {h["ip"]: h for h in report["hosts"]}
     assert set(hosts) == {"198.51.100.1", "192.88.99.1", "2001:db8::10", "2001:4860::8888"}
     assert hosts["198.51.100.1"]["tx_bytes"] == len(frame)
     assert hosts["2001:4860::8888"]["rx_packets"] == 1
-    assert report["totals"]["ip_versions"] == {"6": {"packets": 1, "bytes": len(frame)}}  # type: ignore[index]
+    assert report["totals"]["ip_versions"] == {"6": {"packets": 1, "bytes": len(frame)}}
 
 
 def test_ipv4_in_ipv4() -> None:
@@ -314,20 +314,18 @@ def test_byte_counts_use_the_wire_length(tmp_path: Path) -> None:
     records = [Rec(full[:68], wirelen=len(full)), Rec(full[:20], wirelen=len(full)), Rec(full)]
     path = write_pcap(tmp_path / "snap.pcap", records, snaplen=68)
     report = report_for([path])
-    totals = report["totals"]  # type: ignore[index]
+    totals = report["totals"]
     assert totals["packets"] == 3
     assert totals["bytes"] == 3 * len(full)
     assert totals["captured_bytes"] == 68 + 20 + len(full)
     assert totals["snaplen_cut_packets"] == 1  # only the second one lost a header to the snap length
-    assert report["malformed"]["packets"] == 0  # type: ignore[index]
-    hosts = {h["ip"]: h for h in report["hosts"]}  # type: ignore[attr-defined]
+    assert report["malformed"]["packets"] == 0
+    hosts = {h["ip"]: h for h in report["hosts"]}
     # the packet cut at 20 bytes has no IP layer to count; the other two count with their wire length
     assert hosts["10.0.0.5"]["tx_bytes"] == 2 * len(full)
     assert hosts["10.0.0.9"]["rx_bytes"] == 2 * len(full)
-    macs = {m["mac"]: m for m in report["macs"]}  # type: ignore[attr-defined]
+    macs = {m["mac"]: m for m in report["macs"]}
     assert macs["66:77:88:99:aa:bb"]["tx_bytes"] == 3 * len(full)
-    assert report["ip_protocols"] == [  # type: ignore[comparison-overlap]
-        {"protocol": 6, "name": "TCP", "packets": 2, "bytes": 2 * len(full)}
-    ]
-    source = report["sources"][0]  # type: ignore[index]
+    assert report["ip_protocols"] == [{"protocol": 6, "name": "TCP", "packets": 2, "bytes": 2 * len(full)}]
+    source = report["sources"][0]
     assert (source["bytes"], source["captured_bytes"]) == (3 * len(full), 68 + 20 + len(full))

@@ -15,6 +15,7 @@ import bz2
 import gzip
 import lzma
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def reference_pcap_records(data: bytes) -> tuple[list[bytes], str | None]:
     order = PCAP_MAGICS[data[:4]][0]
     snaplen = struct.unpack_from(order + "I", data, 16)[0]
     limit = max(262144, snaplen)
-    records = []
+    records: list[bytes] = []
     pos = 24
     while pos < len(data):
         # a captured length beyond the limit is corrupt as soon as its field is there, even in a cut header
@@ -249,7 +250,11 @@ def test_truncation_yields_every_record_before_the_cut_and_says_so(
 
 # --- compressed captures cut short -----------------------------------------------------------------
 
-COMPRESSORS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+}
 
 
 def _records_of_fixture(name: str) -> list[bytes]:
