@@ -180,8 +180,9 @@ def note_undecoded(statuses: Iterable[SourceStatus]) -> None:
             st.add_problem(
                 Problem(
                     "timestamps-out-of-range",
-                    f"{st.untimed_packets} packets have timestamps before 1970 or after 2106 (the capturing "
-                    "clock was wrong): they are counted, but left out of first/last time and timelines",
+                    f"{st.untimed_packets} packets have no usable timestamp (none recorded, as in a pcapng "
+                    "simple packet block, or one before 1970 or after 2106 because the capturing clock was "
+                    "wrong): they are counted, but left out of first/last time and timelines",
                     fatal=False,
                 )
             )

@@ -9,9 +9,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-SHARED_PCAPS = Path(
-    os.environ.get("HOMESCOPE_TEST_SHARED_PCAPS", REPO.parent / "shared" / "fixtures" / "pcaps")
-)
+
+
+def _shared_pcaps() -> Path:
+    """`shared/fixtures/pcaps` beside the repository, or beside a folder above it (a git worktree);
+    HOMESCOPE_TEST_SHARED_PCAPS overrides."""
+    override = os.environ.get("HOMESCOPE_TEST_SHARED_PCAPS")
+    if override:
+        return Path(override)
+    for folder in (REPO, *REPO.parents):
+        candidate = folder.parent / "shared" / "fixtures" / "pcaps"
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "fixtures" / "pcaps"
+
+
+SHARED_PCAPS = _shared_pcaps()
 
 
 def fixture_path(name: str) -> Path:

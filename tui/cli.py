@@ -87,18 +87,9 @@ def _exit_code_for(statuses: Sequence[object]) -> ExitCode:
     from engine.capture.records import SourceStatus
 
     sts = [s for s in statuses if isinstance(s, SourceStatus)]
-    unreadable = {
-        "missing",
-        "permission",
-        "directory",
-        "empty",
-        "unsupported-format",
-        "unreadable",
-        "corrupt",
-    }
-    opened = [
-        s for s in sts if not (s.packets == 0 and s.fatal_problem and s.fatal_problem.kind in unreadable)
-    ]
+    # an input that stopped on a fatal problem before its first packet gave nothing to report, whatever
+    # the problem (missing, unsupported, or a file header cut short or damaged)
+    opened = [s for s in sts if s.packets or s.fatal_problem is None]
     if not opened:
         return ExitCode.NO_INPUT
     damaged = any(s.fatal_problem is not None for s in sts) or any(

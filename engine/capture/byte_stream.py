@@ -114,6 +114,21 @@ class ByteStream:
         self.position += len(data)
         return data
 
+    def read_exact(self, n: int) -> bytes:
+        """`n` bytes, or fewer only at the end of the input: a pipe may deliver them in several pieces."""
+        data = self.read(n)
+        if len(data) >= n or not data or not self.is_stream:
+            return data
+        parts = [data]
+        got = len(data)
+        while got < n:
+            more = self.read(n - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+
     def _read_plain(self, n: int) -> bytes:
         if self._pending:
             data, self._pending = self._pending[:n], self._pending[n:]

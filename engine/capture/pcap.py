@@ -88,9 +88,9 @@ class PcapReader:
         complete = hdr + RECORD_HEADER + caplen <= len(buf)
         if complete.size and not complete[-1]:
             hdr, caplen = hdr[:-1], caplen[:-1]
-        consumed = int(hdr[-1]) + RECORD_HEADER + int(caplen[-1]) if hdr.size else 0
-        if problem is not None:
-            consumed = len(buf)
+        records_end = int(hdr[-1]) + RECORD_HEADER + int(caplen[-1]) if hdr.size else 0
+        # after damage nothing more of the buffer is read; the batch still ends after its last record
+        consumed = len(buf) if problem is not None else records_end
         if not hdr.size:
             return None, consumed, problem
         wirelen = u32[hdr + 12].astype(np.uint32)
@@ -105,7 +105,7 @@ class PcapReader:
             linktype=np.full(n, self.linktype, dtype=np.uint16),
             interface=np.zeros(n, dtype=np.uint16),
             source_index=self._source_index,
-            end_offset=self._offset + consumed,
+            end_offset=self._offset + records_end,
         )
         return batch, consumed, problem
 

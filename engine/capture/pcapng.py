@@ -163,12 +163,12 @@ class PcapngReader:
         if fits.size and not fits[-1]:
             keep = int(np.argmin(fits))  # index of the first block that does not fit
             blk, btype, blen, end = blk[:keep], btype[:keep], blen[:keep], end[:keep]
-        consumed = int(end[-1]) if end.size else 0
-        if problem is not None:
-            consumed = len(buf)
+        blocks_end = int(end[-1]) if end.size else 0
+        # after damage nothing more of the buffer is read; the batch still ends after its last block
+        consumed = len(buf) if problem is not None else blocks_end
         if not blk.size:
             return None, consumed, problem
-        batch = self._packets(buf, blk, btype, blen, u32, consumed)
+        batch = self._packets(buf, blk, btype, blen, u32, blocks_end)
         if problem is not None and batch is not None:
             problem.message = problem.message.replace(
                 f"the {self._status.packets} packets", f"the {self._status.packets + len(batch)} packets"
@@ -218,7 +218,7 @@ class PcapngReader:
         btype: npt.NDArray[np.uint32],
         blen: npt.NDArray[np.int64],
         u32: npt.NDArray[np.generic],
-        consumed: int,
+        blocks_end: int,
     ) -> RecordBatch | None:
         is_packet = (btype == EPB) | (btype == SPB) | (btype == OPB)
         control = np.flatnonzero(~is_packet)
@@ -258,7 +258,7 @@ class PcapngReader:
             linktype=p.linktype,
             interface=p.interface,
             source_index=self._source_index,
-            end_offset=self._offset + consumed,
+            end_offset=self._offset + blocks_end,
         )
 
     def _packet_blocks(

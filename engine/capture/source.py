@@ -77,9 +77,9 @@ def open_capture(path: str, source_index: int = 0, status: SourceStatus | None =
     stream = open_byte_stream(path)
     status.size = stream.size
     try:
-        head = stream.read(4)
+        head = stream.read_exact(4)
         if head[:4] in PCAP_MAGICS:
-            rest = stream.read(20)
+            rest = stream.read_exact(20)
             if len(rest) < 20:
                 raise CaptureError(
                     f"{path}: the pcap file header is cut short ({4 + len(rest)} of 24 bytes)",
@@ -88,7 +88,7 @@ def open_capture(path: str, source_index: int = 0, status: SourceStatus | None =
                 )
             return CaptureFile(status, stream, PcapReader(stream, status, head + rest, source_index))
         if head[:4] == PCAPNG_MAGIC:
-            rest = stream.read(8)
+            rest = stream.read_exact(8)
             block = head + rest
             if section_byte_order(block) is None:
                 raise CaptureError(
@@ -97,7 +97,7 @@ def open_capture(path: str, source_index: int = 0, status: SourceStatus | None =
                     kind="corrupt",
                 )
             return CaptureFile(status, stream, PcapngReader(stream, status, block, source_index))
-        more = stream.read(12)
+        more = stream.read_exact(12)
         what = "stream" if stream.is_stream else "file"
         if not head:
             raise CaptureError(f"{path}: the {what} is empty, not a capture", path=path, kind="empty")

@@ -82,14 +82,17 @@ def set_network(st: DecodeState, rows: Rows, ethertype: npt.NDArray[np.uint16], 
             w = np.flatnonzero(is_mpls)
             pos = l3[w].copy()
             done = np.zeros(w.shape[0], dtype=bool)
+            cut = np.zeros(w.shape[0], dtype=bool)  # a label runs past the captured bytes
             for _label in range(_MAX_WRAPPERS):
-                ok = ~done & (pos + 4 <= end[w])
+                fits = pos + 4 <= end[w]
+                cut |= ~done & ~fits
+                ok = ~done & fits
                 bottom = (v.u8_at(pos + 2, ok) & 1).astype(bool)
                 pos = np.where(ok, pos + 4, pos)
                 done |= bottom | ~ok
                 if done.all():
                     break
-            ok = pos < end[w]
+            ok = ~cut & (pos < end[w])
             st.flag(idx[w], ~ok, Malformed.MPLS_TRUNCATED)
             klass[w[~ok]] = LinkClass.MALFORMED
             inner = _ip_by_version(st, pos, ok)

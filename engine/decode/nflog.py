@@ -29,10 +29,14 @@ def _payload_offset(data: bytes, start: int, end: int) -> tuple[int, int] | None
         p = pos
         while p + 4 <= end:
             length, kind = struct.unpack_from(order, data, p)
-            if length < 4 or p + length > end:
+            if length < 4:
                 break
             if kind & 0x7FFF == _PAYLOAD:
+                # the logged packet may run past the captured bytes (snap length): the network decoder
+                # judges what is there
                 return p + 4, family
+            if p + length > end:
+                break
             p += (length + 3) & ~3
     return None
 
