@@ -73,7 +73,8 @@ class AddressBook:
 
     def scope_of(self, ids: I64) -> npt.NDArray[np.uint8]:
         """Per address id (-1 for none): its AddressScope (0 for none)."""
-        result: npt.NDArray[np.uint8] = np.where(ids >= 0, self._scope[np.maximum(ids, 0)], 0).astype(np.uint8)
+        scope = np.where(ids >= 0, self._scope[np.maximum(ids, 0)], 0)
+        result: npt.NDArray[np.uint8] = scope.astype(np.uint8)
         return result
 
     def text(self, address_id: int) -> str:

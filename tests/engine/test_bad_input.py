@@ -29,8 +29,13 @@ from typing import Any
 import pytest
 
 # Everything a child process running as another user needs is imported up front (see _as_nobody).
+# The permission test forks a child that drops to `nobody`, which may not read the interpreter's files:
+# everything the report command imports must already be imported here.
+import engine.address_scope
 import engine.analysis
 import engine.capture.source
+import engine.config
+import engine.labels
 import engine.report
 import tui.cli
 from engine.capture.source import CaptureSet, open_capture
@@ -150,7 +155,9 @@ def test_unsupported_link_type() -> None:
     assert problem["fatal"] is False
     assert "182" in problem["message"]
     assert report["totals"]["packets"] == 1
-    assert report["link_layer"] == [{"kind": "unsupported link type", "packets": 1, "bytes": src["bytes"]}]
+    assert report["link_layer"] == [
+        {"kind": "unsupported-linktype", "name": "unsupported link type", "packets": 1, "bytes": src["bytes"]}
+    ]
 
 
 def test_snoop_is_named_and_nothing_is_read() -> None:
@@ -353,8 +360,12 @@ def _as_nobody(work: Callable[[], int]) -> tuple[int, str, str]:
         return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
 
 
-def test_file_without_read_permission() -> None:
-    with _unreadable_file() as path:
+def test_file_without_read_permission(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `nobody` must be able to look for its (absent) configuration: give it a readable, empty home
+    with tempfile.TemporaryDirectory(prefix="homescope-nobody-") as home, _unreadable_file() as path:
+        os.chmod(home, 0o755)
+        for var in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+            monkeypatch.setenv(var, home)
         if os.geteuid() != 0:
             code, report, _ = run_cli(path, "--json")
             (problem,) = source_of(report)["problems"]
@@ -363,7 +374,7 @@ def test_file_without_read_permission() -> None:
                 result = subprocess.run(
                     [sys.executable, "-m", "tui", "report", str(path), "--json"],
                     capture_output=True,
-                    env={**os.environ, "PYTHONPATH": str(REPO), "HOME": "/tmp"},
+                    env={**os.environ, "PYTHONPATH": str(REPO)},
                     cwd="/",
                     user="nobody",
                     timeout=60,

@@ -468,7 +468,9 @@ def test_unsupported_link_type_is_counted_under_link_layer(tmp_path: Path) -> No
     report = report_for([path])
     assert report["totals"]["packets"] == 2
     assert report["totals"]["bytes"] == 94
-    assert report["link_layer"] == [{"kind": "unsupported link type", "packets": 2, "bytes": 94}]
+    assert report["link_layer"] == [
+        {"kind": "unsupported-linktype", "name": "unsupported link type", "packets": 2, "bytes": 94}
+    ]
     assert report["ethertypes"] == []
     source = report["sources"][0]
     assert source["link_types"] == [
