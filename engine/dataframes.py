@@ -29,9 +29,12 @@ if TYPE_CHECKING:
 
 
 def _times(values: Any) -> Any:
+    """Epoch seconds as UTC timestamps; missing or impossible times (before 1970, after 2106) become NaT."""
     import pandas as pd
 
-    return pd.to_datetime(np.asarray(values, dtype=np.float64), unit="s", utc=True)
+    seconds = np.asarray(values, dtype=np.float64)
+    seconds = np.where((seconds >= 0) & (seconds < 2.0**32), seconds, np.nan)
+    return pd.to_datetime(seconds, unit="s", utc=True)
 
 
 class AnalysisResult:
