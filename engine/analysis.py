@@ -27,10 +27,11 @@ from engine.classify.flow_labels import inspect_payloads, resolve_labels
 from engine.decode.decoder import decode, is_supported_linktype
 from engine.decode.packets import Packets
 from engine.devices.device_table import DeviceRecords, DeviceTable
-from engine.flows.closed_flows import ClosedFlows
+from engine.flows.closed_flows import ClosedFlows, Retention
 from engine.flows.flow_summaries import FlowSummaries, FlowSummarySnapshot
 from engine.flows.flow_table import FlowRecords, FlowTable, FlowTimeouts
 from engine.linktypes import linktype_name
+from engine.metadata.dns_log import LOG_LIMIT
 from engine.metadata.payload_inspector import MetadataSnapshot, PayloadInspector
 
 Depth = Literal["traffic", "full"]
@@ -80,6 +81,8 @@ class Analysis:
         home: HomeNetwork | None = None,
         timeouts: FlowTimeouts | None = None,
         closed_flow_limit: int | None = 2_000_000,
+        closed_flow_retention: Retention = "all",
+        dns_log_limit: int = LOG_LIMIT,
     ) -> None:
         self.depth: Depth = depth
         self.totals = TrafficTotals()
@@ -90,10 +93,10 @@ class Analysis:
         self.flows = FlowTable(self.book, timeouts)
         self.devices = DeviceTable(self.book)
         self.summaries = FlowSummaries(self.book)
-        self.closed = ClosedFlows(closed_flow_limit)
+        self.closed = ClosedFlows(closed_flow_limit, closed_flow_retention)
         self.timeline = Timeline()
         self.flows.on_close.append(self._flows_closed)
-        self.inspector = PayloadInspector(self.book, self.devices, self.flows)
+        self.inspector = PayloadInspector(self.book, self.devices, self.flows, dns_log_limit=dns_log_limit)
         self._lock = threading.Lock()
 
     def _flows_closed(self, records: FlowRecords) -> None:

@@ -265,7 +265,7 @@ def analyse(
     """Analyse capture files (pcap/pcapng, compressed or not) read in time order as one capture."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     capture = CaptureSet([str(p) for p in items])
-    analysis = Analysis(home=HomeNetwork(home_prefixes))
+    analysis = Analysis(home=HomeNetwork(home_prefixes), dns_log_limit=2_000_000)
     run_capture(capture, analysis)
     if isinstance(labels, (str, Path)):
         labels = Labels.load(Path(labels))

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         help="only the traffic counters (totals, MACs, hosts, EtherTypes, IP protocols): the fastest summary",
     )
     report.add_argument(
+        "--top-flows", type=int, default=50, metavar="N", help="flows listed in the JSON report (50)"
+    )
+    report.add_argument(
         "--labels", metavar="FILE", help="device labels file (default: from the configuration)"
     )
     report.add_argument(
@@ -70,9 +73,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     labels = Labels.load(labels_path) if labels_path is not None and labels_path.exists() else None
     home = HomeNetwork(settings.home_prefixes, cgnat_is_local=settings.cgnat_is_local)
     capture = CaptureSet(list(args.captures))
-    analysis = Analysis(depth="traffic" if args.traffic_only else "full", home=home)
+    # a report needs the largest flows and the DNS statistics, not every flow and lookup: keeping only
+    # those holds memory flat however long the capture
+    analysis = Analysis(
+        depth="traffic" if args.traffic_only else "full",
+        home=home,
+        closed_flow_limit=max(1000, args.top_flows),
+        closed_flow_retention="largest",
+        dns_log_limit=1000,
+    )
     run_capture(capture, analysis)
-    report = build_report(analysis.snapshot(), capture.statuses, labels=labels)
+    report = build_report(analysis.snapshot(), capture.statuses, labels=labels, top_flows=args.top_flows)
     text = json.dumps(report, indent=1) + "\n" if args.json else render_text(report, top=args.top)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:

@@ -53,9 +53,9 @@ class _Ring:
 
     def grow_rows(self, rows: int) -> None:
         if rows > self.data.shape[1]:
-            grown = np.zeros(
-                (self.data.shape[0], max(rows, self.data.shape[1] * 2), self.nbins), dtype=np.int64
-            )
+            # grow by a quarter: these rings are large (devices x bins), doubling would waste much
+            size = max(rows, self.data.shape[1] + self.data.shape[1] // 4)
+            grown = np.zeros((self.data.shape[0], size, self.nbins), dtype=np.int64)
             grown[:, : self.data.shape[1]] = self.data
             self.data = grown
 
@@ -123,7 +123,7 @@ class TimelineSnapshot:
 class Timeline:
     def __init__(self) -> None:
         self._total = {res: _Ring(res, n) for res, n in RESOLUTIONS.items()}
-        self._devices = {res: _Ring(res, RESOLUTIONS[res], rows=16) for res in DEVICE_RESOLUTIONS}
+        self._devices = {res: _Ring(res, RESOLUTIONS[res], rows=64) for res in DEVICE_RESOLUTIONS}
         self._sizes = np.zeros(len(SIZE_LABELS), dtype=np.int64)
         self._device_rows = 0
 

@@ -23,6 +23,9 @@ RECORD_HEADER = 16
 # Largest captured length a record may claim, as libpcap and Wireshark accept; above it a file is corrupt.
 MAX_RECORD_CAPLEN = 262144
 CHUNK_SIZE = 4 << 20
+# At most this many records per batch: a chunk of tiny packets would otherwise make the per-batch columns
+# (and so the peak memory) depend on the capture's packet sizes.
+MAX_BATCH_RECORDS = 32768
 
 
 class PcapReader:
@@ -51,21 +54,27 @@ class PcapReader:
         """Yield record batches until the end of the stream or the first damaged record."""
         while True:
             chunk = self._stream.read(chunk_size)
+            buf = self._pending + chunk if self._pending else chunk
+            # a buffer may hold more records than one batch takes: parse until no progress
+            while buf:
+                batch, consumed, problem = self._parse(buf)
+                buf = buf[consumed:]
+                self._offset += consumed
+                if batch is not None:
+                    yield batch
+                if problem is not None:
+                    self._pending = b""
+                    self._status.add_problem(problem)
+                    return
+                if consumed == 0 or batch is None or len(batch) < MAX_BATCH_RECORDS:
+                    break
+            self._pending = buf
             if not chunk:
                 self._finish()
                 return
-            buf = self._pending + chunk if self._pending else chunk
-            batch, consumed, problem = self._parse(buf)
-            self._pending = buf[consumed:]
-            self._offset += consumed
-            if batch is not None:
-                yield batch
-            if problem is not None:
-                self._status.add_problem(problem)
-                return
 
     def _parse(self, buf: bytes) -> tuple[RecordBatch | None, int, Problem | None]:
-        offsets = walk_records(buf, 0, 8, RECORD_HEADER, self._little)
+        offsets = walk_records(buf, 0, 8, RECORD_HEADER, self._little, limit=MAX_BATCH_RECORDS)
         if not offsets:
             return None, 0, None
         hdr = np.asarray(offsets, dtype=np.int64)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.capture.byte_stream import ByteStream
+from engine.capture.pcap import MAX_BATCH_RECORDS
 from engine.capture.record_walk import unaligned_view, walk_records
 from engine.capture.records import InterfaceStats, Problem, RecordBatch, SourceStatus
 
@@ -113,7 +114,7 @@ class PcapngReader:
 
     def _parse(self, buf: bytes) -> tuple[RecordBatch | None, int, Problem | None]:
         """Parse the complete blocks at the start of `buf`: (packets, bytes consumed, problem)."""
-        offsets = walk_records(buf, 0, 4, 0, self._little)
+        offsets = walk_records(buf, 0, 4, 0, self._little, limit=MAX_BATCH_RECORDS)
         if not offsets:
             return None, 0, None
         order = "<" if self._little else ">"

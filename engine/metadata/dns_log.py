@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from engine.protocols.dns import DnsMessage, SvcbData, name_labels, rcode_name, type_name
 
@@ -87,6 +88,7 @@ class DnsSnapshot:
     malformed: dict[str, int]
 
 
+@lru_cache(maxsize=8192)
 def readable_name(name: str) -> str:
     """A DNS name for people: escaped UTF-8 (mDNS instance names like "Luca’s iMac") decoded back."""
     if "\\" not in name:
@@ -110,8 +112,8 @@ def answer_text(record_type: int, value: object) -> str:
 
 
 class DnsLog:
-    def __init__(self) -> None:
-        self.entries: deque[DnsEntry] = deque(maxlen=LOG_LIMIT)
+    def __init__(self, limit: int = LOG_LIMIT) -> None:
+        self.entries: deque[DnsEntry] = deque(maxlen=limit)
         self.total_entries = 0
         self._pending: OrderedDict[tuple[object, ...], DnsEntry] = OrderedDict()
         self._names: dict[tuple[str, int, str], NameStats] = {}
@@ -146,11 +148,12 @@ class DnsLog:
         answers = tuple(answer_text(r.rtype, r.value) for r in msg.answers if r.rtype != 41)
         if kind == "mdns" and msg.is_response and not questions:
             # an mDNS announcement answers no question: log each record name once
-            records = [r for r in msg.answers if r.rtype != 41]
-            for raw in dict.fromkeys(r.name for r in records):
-                mine = tuple(a for r, a in zip(records, answers, strict=True) if r.name == raw)
-                rtype = next(r.rtype for r in records if r.name == raw)
+            groups: dict[str, tuple[int, list[str]]] = {}
+            for record, text in zip((r for r in msg.answers if r.rtype != 41), answers, strict=True):
+                groups.setdefault(record.name, (record.rtype, []))[1].append(text)
+            for raw, (rtype, texts) in groups.items():
                 name = readable_name(raw)
+                mine = tuple(texts)
                 entry = DnsEntry(
                     ts, kind, transport, device, client, server, name, rtype, False, msg.rcode, mine
                 )

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +25,7 @@ from engine.devices.device_table import DeviceAssignment, DeviceTable
 from engine.flows.flow_table import FlowAssignment, FlowRecords, FlowTable
 from engine.metadata.device_names import DeviceNames, DeviceNamesSnapshot
 from engine.metadata.dhcp_log import DhcpClient, DhcpLog
-from engine.metadata.dns_log import DnsLog, DnsSnapshot
+from engine.metadata.dns_log import LOG_LIMIT, DnsLog, DnsSnapshot
 from engine.metadata.remote_names import NameSeen, RemoteNames
 from engine.metadata.server_names import ServerNames, ServerNameStats, is_doh_server_name
 from engine.protocols.dhcp import DhcpMessage, parse_dhcp
@@ -30,11 +33,16 @@ from engine.protocols.dhcpv6 import parse_dhcpv6
 from engine.protocols.dns import DnsMessage, names_answered, parse_dns, parse_dns_tcp
 from engine.protocols.errors import MalformedMessage
 from engine.protocols.http import parse_http_request_brief
-from engine.protocols.mdns import announced_names
-from engine.protocols.netbios import parse_nbns
+from engine.protocols.mdns import AnnouncedName, announced_names
+from engine.protocols.netbios import NbnsMessage, parse_nbns
 from engine.protocols.quic import QuicInitialAssembler, gquic_version, parse_gquic_chlo, version_name
-from engine.protocols.ssdp import parse_ssdp
-from engine.protocols.tls import ClientHelloAssembler, tls_version_name
+from engine.protocols.ssdp import SsdpMessage, parse_ssdp
+from engine.protocols.tls import (
+    ClientHelloAssembler,
+    ClientHelloBrief,
+    parse_client_hello_brief,
+    tls_version_name,
+)
 
 I64 = npt.NDArray[np.int64]
 
@@ -65,6 +73,27 @@ _TCP_DNS_LIMIT = 1 << 16
 _ROUTER_ADVERTISEMENT = 134
 
 
+class _Datagram(NamedTuple):
+    kind: int
+    payload: bytes
+    ts: float
+    sport: int
+    dport: int
+    src: str
+    dst: str
+    src_dev: int
+    dst_dev: int
+
+
+_PARSE_CACHE = 4096
+_CACHED_PARSERS: dict[int, Callable[[bytes], object]] = {
+    MDNS: parse_dns,
+    LLMNR: parse_dns,
+    NBNS: parse_nbns,
+    SSDP: parse_ssdp,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ResolverOverEncryption:
     """A device using DNS over HTTPS, seen by the server name it asked for."""
@@ -89,11 +118,13 @@ class MetadataSnapshot:
 
 
 class PayloadInspector:
-    def __init__(self, book: AddressBook, devices: DeviceTable, flows: FlowTable) -> None:
+    def __init__(
+        self, book: AddressBook, devices: DeviceTable, flows: FlowTable, *, dns_log_limit: int = LOG_LIMIT
+    ) -> None:
         self.book = book
         self.devices = devices
         self.flows = flows
-        self.dns = DnsLog()
+        self.dns = DnsLog(dns_log_limit)
         self.remote_names = RemoteNames()
         self.device_names = DeviceNames()
         self.dhcp = DhcpLog()
@@ -104,6 +135,8 @@ class PayloadInspector:
         self._quic: dict[int, QuicInitialAssembler] = {}
         self._tcp_dns: dict[tuple[int, bool], bytes] = {}
         self._prefixes_tried: set[str] = set()
+        self._parsed: OrderedDict[bytes, object] = OrderedDict()
+        self._announcements: dict[int, tuple[DnsMessage, list[AnnouncedName]]] = {}
         flows.on_close.append(self._flows_closed)
 
     def _bad(self, protocol: str, err: MalformedMessage) -> None:
@@ -123,8 +156,10 @@ class PayloadInspector:
         udp = has_payload & (proto == UDP)
         tcp = has_payload & (proto == TCP)
         kind = np.where(_PORT_KIND[p.dport] != 0, _PORT_KIND[p.dport], _PORT_KIND[p.sport])
-        for row in np.flatnonzero(udp & (kind != 0)).tolist():
-            self._udp_message(p, row, int(kind[row]), addrs, da)
+        rows = np.flatnonzero(udp & (kind != 0))
+        if rows.size:
+            for message in self._datagrams(p, rows, kind, addrs, da):
+                self._udp_message(message)
         tcp_dns = tcp & ((p.sport == 53) | (p.dport == 53))
         if tcp_dns.any():
             self._tcp_dns_segments(p, np.flatnonzero(tcp_dns), addrs, fa, da)
@@ -133,30 +168,76 @@ class PayloadInspector:
             self._router_advertisement(p.payload_bytes(row))
         self._server_names(p, addrs, fa, da, udp & (kind == 0), tcp)
 
+    def _datagrams(
+        self, p: Packets, rows: I64, kind: npt.NDArray[np.uint8], addrs: PacketAddresses, da: DeviceAssignment
+    ) -> Iterator[_Datagram]:
+        """The selected rows as plain Python values, gathered once per batch (indexing numpy arrays one
+        element at a time would cost more than the parsing)."""
+        data = p.data
+        text = self.book.text
+        columns = zip(
+            kind[rows].tolist(),
+            p.payload[rows].tolist(),
+            p.payload_len[rows].tolist(),
+            p.ts[rows].tolist(),
+            p.sport[rows].tolist(),
+            p.dport[rows].tolist(),
+            addrs.src[rows].tolist(),
+            addrs.dst[rows].tolist(),
+            da.src[rows].tolist(),
+            da.dst[rows].tolist(),
+            strict=True,
+        )
+        for k, off, length, ts, sport, dport, src, dst, src_dev, dst_dev in columns:
+            yield _Datagram(
+                k, data[off : off + length], ts, sport, dport, text(src), text(dst), src_dev, dst_dev
+            )
+
+    def _parse_cached(self, kind: int, payload: bytes) -> object:
+        """Parse a discovery message, remembering recent payloads: devices repeat their mDNS, SSDP and
+        NetBIOS announcements word for word, all day long."""
+        found = self._parsed.get(payload)
+        if found is not None:
+            self._parsed.move_to_end(payload)
+            return found
+        parser = _CACHED_PARSERS[kind]
+        try:
+            result: object = parser(payload)
+        except MalformedMessage as err:
+            result = err
+        self._parsed[payload] = result
+        if len(self._parsed) > _PARSE_CACHE:
+            self._parsed.popitem(last=False)
+        return result
+
     # ---- UDP messages by port --------------------------------------------------------------------------
 
-    def _udp_message(
-        self, p: Packets, row: int, kind: int, addrs: PacketAddresses, da: DeviceAssignment
-    ) -> None:
-        payload = p.payload_bytes(row)
-        ts = float(p.ts[row])
-        src_dev, dst_dev = int(da.src[row]), int(da.dst[row])
+    def _udp_message(self, d: _Datagram) -> None:
+        kind, payload, ts = d.kind, d.payload, d.ts
+        src_dev, dst_dev = d.src_dev, d.dst_dev
         if kind in _DNS_KIND_NAMES:
-            try:
-                # unicast DNS: questions and answers are all the log needs; mDNS announces in every section
-                msg = parse_dns(payload, answers_only=kind == DNS)
-            except MalformedMessage as err:
-                self._bad(_DNS_KIND_NAMES[kind], err)
-                self.dns.count_malformed(err.reason)
+            name = _DNS_KIND_NAMES[kind]
+            if kind == DNS:
+                try:
+                    # unicast DNS: questions and answers are all the log needs
+                    parsed: object = parse_dns(payload, answers_only=True)
+                except MalformedMessage as err:
+                    parsed = err
+            else:
+                parsed = self._parse_cached(kind, payload)
+            if isinstance(parsed, MalformedMessage):
+                self._bad(name, parsed)
+                self.dns.count_malformed(parsed.reason)
                 return
-            self._dns_message(msg, p, row, _DNS_KIND_NAMES[kind], "udp", addrs, da)
+            assert isinstance(parsed, DnsMessage)
+            self._dns_message(parsed, d, name, "udp")
         elif kind == DHCP:
             try:
                 dhcp = parse_dhcp(payload)
             except MalformedMessage as err:
                 self._bad("dhcp", err)
                 return
-            self._dhcp(dhcp, ts, src_dev, self.book.text(int(addrs.src[row])))
+            self._dhcp(dhcp, ts, src_dev, d.src)
         elif kind == DHCPV6:
             try:
                 v6 = parse_dhcpv6(payload)
@@ -173,48 +254,35 @@ class PayloadInspector:
             if inner.vendor_class is not None and inner.vendor_class.data:
                 self.device_names.add_trait(device, "dhcpv6 vendor class", " ".join(inner.vendor_class.data))
         elif kind == NBNS:
-            try:
-                nb = parse_nbns(payload)
-            except MalformedMessage as err:
-                self._bad("nbns", err)
+            nb = self._parse_cached(kind, payload)
+            if isinstance(nb, MalformedMessage):
+                self._bad("nbns", nb)
                 return
+            assert isinstance(nb, NbnsMessage)
             # registrations, refreshes and responses name their sender; queries ask about others
             if nb.is_response or nb.opcode in (5, 8, 9):
-                for name in nb.names:
-                    if name.group:
-                        self.device_names.add_trait(src_dev, "netbios group", name.name)
-                    elif name.suffix in (0x00, 0x20):
-                        self.device_names.add_name(
-                            src_dev, name.name, "nbns", ts, detail=name.meaning or None
-                        )
+                for netbios in nb.names:
+                    if netbios.group:
+                        self.device_names.add_trait(src_dev, "netbios group", netbios.name)
+                    elif netbios.suffix in (0x00, 0x20):
+                        meaning = netbios.meaning or None
+                        self.device_names.add_name(src_dev, netbios.name, "nbns", ts, detail=meaning)
         elif kind == SSDP:
-            try:
-                ssdp = parse_ssdp(payload)
-            except MalformedMessage as err:
-                self._bad("ssdp", err)
+            ssdp = self._parse_cached(kind, payload)
+            if isinstance(ssdp, MalformedMessage):
+                self._bad("ssdp", ssdp)
                 return
+            assert isinstance(ssdp, SsdpMessage)
             if ssdp.server:
                 self.device_names.add_trait(src_dev, "ssdp server", ssdp.server)
             if ssdp.user_agent:
                 self.device_names.add_trait(src_dev, "ssdp user agent", ssdp.user_agent)
 
-    def _dns_message(
-        self,
-        msg: DnsMessage,
-        p: Packets,
-        row: int,
-        kind: str,
-        transport: str,
-        addrs: PacketAddresses,
-        da: DeviceAssignment,
-    ) -> None:
-        ts = float(p.ts[row])
-        src = self.book.text(int(addrs.src[row]))
-        dst = self.book.text(int(addrs.dst[row]))
-        src_dev, dst_dev = int(da.src[row]), int(da.dst[row])
+    def _dns_message(self, msg: DnsMessage, d: _Datagram, kind: str, transport: str) -> None:
+        ts, src_dev = d.ts, d.src_dev
         self.dns.add(
-            msg, ts=ts, kind=kind, transport=transport, src=src, sport=int(p.sport[row]), dst=dst,
-            dport=int(p.dport[row]), src_device=src_dev, dst_device=dst_dev,
+            msg, ts=ts, kind=kind, transport=transport, src=d.src, sport=d.sport, dst=d.dst,
+            dport=d.dport, src_device=src_dev, dst_device=d.dst_dev,
         )  # fmt: skip
         if not msg.is_response:
             return
@@ -222,7 +290,7 @@ class PayloadInspector:
             for answered in names_answered(msg):
                 self.remote_names.add(answered.address, answered.query, "dns", ts)
             return
-        for name in announced_names(msg, llmnr=kind == "llmnr"):
+        for name in self._announced(msg, kind):
             if name.source in {"mdns-host", "llmnr"}:
                 self.device_names.add_name(src_dev, name.name, name.source, ts)
             elif name.source == "mdns-service":
@@ -234,6 +302,17 @@ class PayloadInspector:
                     )
                 else:
                     self.device_names.add_trait(src_dev, name.key, name.value)
+
+    def _announced(self, msg: DnsMessage, kind: str) -> list[AnnouncedName]:
+        """Names in an mDNS/LLMNR response; the same (cached) message gives the same names."""
+        found = self._announcements.get(id(msg))
+        if found is not None and found[0] is msg:
+            return found[1]
+        names = announced_names(msg, llmnr=kind == "llmnr")
+        self._announcements[id(msg)] = (msg, names)
+        if len(self._announcements) > _PARSE_CACHE:
+            self._announcements.pop(next(iter(self._announcements)))
+        return names
 
     def _tcp_dns_segments(
         self, p: Packets, rows: I64, addrs: PacketAddresses, fa: FlowAssignment, da: DeviceAssignment
@@ -254,7 +333,12 @@ class PayloadInspector:
                     self.dns.count_malformed(err.reason)
                     continue
                 for msg in msgs:
-                    self._dns_message(msg, p, row, "dns", "tcp", addrs, da)
+                    datagram = _Datagram(
+                        DNS, b"", float(p.ts[row]), int(p.sport[row]), int(p.dport[row]),
+                        self.book.text(int(addrs.src[row])), self.book.text(int(addrs.dst[row])),
+                        int(da.src[row]), int(da.dst[row]),
+                    )  # fmt: skip
+                    self._dns_message(msg, datagram, "dns", "tcp")
             if rest and len(rest) < _TCP_DNS_LIMIT:
                 self._tcp_dns[key] = rest
 
@@ -358,21 +442,25 @@ class PayloadInspector:
     def _tls_segment(
         self, p: Packets, row: int, flow: int, serial: int, addrs: PacketAddresses, da: DeviceAssignment
     ) -> None:
-        asm = self._tls.get(serial)
-        if asm is None:
-            asm = self._tls[serial] = ClientHelloAssembler(brief=True)
-        (seq,) = struct.unpack_from("!I", p.data, int(p.l4[row]) + 4)
-        asm.feed(seq, p.payload_bytes(row))
         cols = self.flows.cols
-        if asm.failed:
-            cols["name_state"][flow] = NAME_SETTLED
-            del self._tls[serial]
-            return
-        hello = asm.brief
+        payload = p.payload_bytes(row)
+        asm = self._tls.get(serial)
+        hello = None if asm is not None else _whole_client_hello(payload)
         if hello is None:
-            cols["name_state"][flow] = NAME_PENDING
-            return
-        del self._tls[serial]
+            # the ClientHello spans segments (or is damaged): let the assembler put it together
+            if asm is None:
+                asm = self._tls[serial] = ClientHelloAssembler(brief=True)
+            (seq,) = struct.unpack_from("!I", p.data, int(p.l4[row]) + 4)
+            asm.feed(seq, payload)
+            if asm.failed:
+                cols["name_state"][flow] = NAME_SETTLED
+                del self._tls[serial]
+                return
+            hello = asm.brief
+            if hello is None:
+                cols["name_state"][flow] = NAME_PENDING
+                return
+            del self._tls[serial]
         cols["name_state"][flow] = NAME_SETTLED
         if hello.sni:
             details = (tls_version_name(hello.version), *(f"alpn {a}" for a in hello.alpn[:2]))
@@ -461,6 +549,20 @@ class PayloadInspector:
             doh=[ResolverOverEncryption(d, c, s, n, k) for (d, c, s, n), k in self._doh.items()],
             malformed=dict(self.malformed),
         )
+
+
+def _whole_client_hello(payload: bytes) -> ClientHelloBrief | None:
+    """The ClientHello of a segment that holds all of it in its first record (the common case), else None."""
+    if len(payload) < 9 or payload[0] != 0x16 or payload[5] != 1:
+        return None
+    record_end = 5 + int.from_bytes(payload[3:5], "big")
+    message_end = 9 + int.from_bytes(payload[6:9], "big")
+    if message_end > record_end or record_end > len(payload):
+        return None
+    try:
+        return parse_client_hello_brief(payload[5:message_end])
+    except MalformedMessage:
+        return None  # the assembler will say why
 
 
 def _complete_tcp_dns(stream: bytes) -> tuple[list[bytes], bytes]:
