@@ -8,9 +8,10 @@ capture counters run (totals, MACs, hosts, EtherTypes, IP protocols): the fast h
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -31,8 +32,11 @@ from engine.flows.closed_flows import ClosedFlows, Retention
 from engine.flows.flow_summaries import FlowSummaries, FlowSummarySnapshot
 from engine.flows.flow_table import FlowRecords, FlowTable, FlowTimeouts
 from engine.linktypes import linktype_name
+from engine.metadata.device_names import DeviceName, DeviceNamesSnapshot, DeviceRef, name_rank
 from engine.metadata.dns_log import LOG_LIMIT
-from engine.metadata.payload_inspector import MetadataSnapshot, PayloadInspector
+from engine.metadata.payload_inspector import MetadataSnapshot
+from engine.metadata.row_selection import InspectionBatch, RowSelector
+from engine.metadata.worker import Inspector, InspectorProcess, LocalInspector
 
 Depth = Literal["traffic", "full"]
 
@@ -83,6 +87,7 @@ class Analysis:
         closed_flow_limit: int | None = 2_000_000,
         closed_flow_retention: Retention = "all",
         dns_log_limit: int = LOG_LIMIT,
+        inspector: Literal["local", "process"] = "local",
     ) -> None:
         self.depth: Depth = depth
         self.totals = TrafficTotals()
@@ -96,13 +101,25 @@ class Analysis:
         self.closed = ClosedFlows(closed_flow_limit, closed_flow_retention)
         self.timeline = Timeline()
         self.flows.on_close.append(self._flows_closed)
-        self.inspector = PayloadInspector(self.book, self.devices, self.flows, dns_log_limit=dns_log_limit)
+        self.selector = RowSelector(self.book, self.flows)
+        # the payload inspector may run in its own process (see engine.metadata.worker); only a full
+        # analysis needs it
+        self.inspector: Inspector | None = None
+        if depth == "full":
+            self.inspector = (
+                InspectorProcess(dns_log_limit=dns_log_limit)
+                if inspector == "process"
+                else LocalInspector(dns_log_limit=dns_log_limit)
+            )
+        self._closed_serials: list[int] = []
+        self._batches = 0
         self._lock = threading.Lock()
 
     def _flows_closed(self, records: FlowRecords) -> None:
         labels = resolve_labels(records)
         self.summaries.add(records, labels)
         self.closed.add(records, labels)
+        self._closed_serials.extend(records.columns["serial"].tolist())
 
     def ingest_batch(self, batch: RecordBatch) -> Packets:
         packets = decode(batch)
@@ -121,8 +138,26 @@ class Analysis:
             devices = self.devices.ingest(p, addrs)
             self.flows.set_devices(flows, devices.src, devices.dst)
             inspect_payloads(p, flows, self.flows)
-            self.inspector.ingest(p, addrs, flows, devices)
+            rows = self.selector.select(p, addrs, flows, devices)
+            batch = InspectionBatch(rows, self._closed_serials)
+            self._closed_serials = []
+            self._batches += 1
+            if self._batches % _PRUNE_EVERY == 0:
+                batch.keep_serials = self._alive_serials()
+            assert self.inspector is not None
+            self.inspector.submit(batch)
             self.timeline.ingest(p, devices.src, devices.dst)
+
+    def _alive_serials(self) -> list[int]:
+        """Serial numbers of the flows this analysis still holds: active ones and retained closed ones."""
+        active = self.flows.cols["serial"][: len(self.flows)]
+        closed, _ = self.closed.records()
+        return [*active.tolist(), *closed.columns["serial"].tolist()]
+
+    def close(self) -> None:
+        """Stop the inspector process, if any. The analysis can still be read, not fed."""
+        if self.inspector is not None:
+            self.inspector.close()
 
     def finish(self) -> None:
         """Close every remaining flow (end of a capture file): totals move into the closed summaries."""
@@ -141,9 +176,14 @@ class Analysis:
             }
             if self.depth == "traffic":
                 return AnalysisSnapshot(**base)  # type: ignore[arg-type]
+            assert self.inspector is not None
+            metadata, flow_names = self.inspector.snapshot(dns_last, None)
             active = self.flows.records()
             active_labels = resolve_labels(active)
             closed, closed_labels = self.closed.records()
+            for records in (active, closed):
+                _fill_server_names(records, flow_names)
+            metadata = self._resolve_device_refs(metadata)
             devices = self.devices.snapshot()
             flows = FlowsSnapshot(
                 active=active,
@@ -160,9 +200,69 @@ class Analysis:
                 timeline=self.timeline.snapshot(len(devices), timeline_bins),
                 home=self.home,
                 book=self.book,
-                metadata=self.inspector.snapshot(dns_last),
+                metadata=metadata,
                 clock=self.flows.now if np.isfinite(self.flows.now) else None,
             )
+
+    def _resolve_device_refs(self, meta: MetadataSnapshot) -> MetadataSnapshot:
+        """Devices the inspector knows only by MAC (DHCP clients) become device ids."""
+
+        def device(ref: DeviceRef) -> int:
+            if isinstance(ref, int):
+                return ref
+            return self.devices.device_for_mac(int(ref.removeprefix("mac:").replace(":", ""), 16))
+
+        names: dict[DeviceRef, list[DeviceName]] = {}
+        for ref, found in meta.device_names.names.items():
+            merged = names.setdefault(device(ref), [])
+            merged.extend(found)
+        for found in names.values():
+            found.sort(key=name_rank)
+        traits: dict[DeviceRef, dict[str, list[str]]] = {}
+        for ref, values in meta.device_names.traits.items():
+            target = traits.setdefault(device(ref), {})
+            for key, items in values.items():
+                target.setdefault(key, []).extend(v for v in items if v not in target.get(key, []))
+        for client in meta.dhcp:
+            client.device = device(client.device)
+        doh = [replace(d, device=device(d.device)) for d in meta.doh]
+        return replace(meta, device_names=DeviceNamesSnapshot(names, traits), doh=doh)
+
+
+# Starting the inspector's own process takes about a tenth of a second: worth it from a few tens of MB of
+# capture on (and for streams, whose size is unknown).
+PROCESS_INSPECTOR_FROM_BYTES = 32 << 20
+
+
+def inspector_mode(paths: Iterable[str]) -> Literal["local", "process"]:
+    """Where to run the payload inspector for these inputs: in its own process for big or streamed input."""
+    total = 0
+    for path in paths:
+        if path == "-":
+            return "process"
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue  # the capture reader will name the problem
+    return "process" if total >= PROCESS_INSPECTOR_FROM_BYTES else "local"
+
+
+_PRUNE_EVERY = 64  # batches between telling the inspector which flows the analysis still holds
+
+
+def _fill_server_names(records: FlowRecords, names: dict[int, int]) -> None:
+    """Put the inspector's server-name ids (by flow serial) into the records' server_name column."""
+    if not names or not len(records):
+        return
+    serials = np.fromiter(names.keys(), dtype=np.int64, count=len(names))
+    ids = np.fromiter(names.values(), dtype=np.int64, count=len(names))
+    order = np.argsort(serials)
+    serials, ids = serials[order], ids[order]
+    wanted = records.columns["serial"]
+    pos = np.minimum(np.searchsorted(serials, wanted), serials.shape[0] - 1)
+    hit = serials[pos] == wanted
+    column = records.columns["server_name"]
+    column[hit] = ids[pos[hit]]
 
 
 def note_undecoded(statuses: Iterable[SourceStatus]) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.address_scope import HomeNetwork
-from engine.analysis import Analysis, AnalysisSnapshot, run_capture
+from engine.analysis import Analysis, AnalysisSnapshot, inspector_mode, run_capture
 from engine.capture.records import SourceStatus
 from engine.capture.source import CaptureSet
 from engine.classify.protocol_labels import LABELS, PROTECTION_NAMES, label_protection
@@ -265,8 +265,14 @@ def analyse(
     """Analyse capture files (pcap/pcapng, compressed or not) read in time order as one capture."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     capture = CaptureSet([str(p) for p in items])
-    analysis = Analysis(home=HomeNetwork(home_prefixes), dns_log_limit=2_000_000)
-    run_capture(capture, analysis)
+    analysis = Analysis(
+        home=HomeNetwork(home_prefixes), dns_log_limit=2_000_000, inspector=inspector_mode(capture.paths)
+    )
+    try:
+        run_capture(capture, analysis)
+        snapshot = analysis.snapshot()
+    finally:
+        analysis.close()
     if isinstance(labels, (str, Path)):
         labels = Labels.load(Path(labels))
-    return AnalysisResult(analysis.snapshot(), capture.statuses, labels)
+    return AnalysisResult(snapshot, capture.statuses, labels)

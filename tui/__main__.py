@@ -2,4 +2,6 @@
 
 from tui.cli import run
 
-run()
+# guarded: a child process started with "spawn" imports this module under another name
+if __name__ == "__main__":
+    run()

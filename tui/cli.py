@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from engine.address_scope import HomeNetwork
-    from engine.analysis import Analysis, run_capture
+    from engine.analysis import Analysis, inspector_mode, run_capture
     from engine.capture.source import CaptureSet
     from engine.config import load_settings
     from engine.labels import Labels
@@ -81,9 +81,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
         closed_flow_limit=max(1000, args.top_flows),
         closed_flow_retention="largest",
         dns_log_limit=1000,
+        inspector=inspector_mode(capture.paths),
     )
-    run_capture(capture, analysis)
-    report = build_report(analysis.snapshot(), capture.statuses, labels=labels, top_flows=args.top_flows)
+    try:
+        run_capture(capture, analysis)
+        snapshot = analysis.snapshot()
+    finally:
+        analysis.close()
+    report = build_report(snapshot, capture.statuses, labels=labels, top_flows=args.top_flows)
     text = json.dumps(report, indent=1) + "\n" if args.json else render_text(report, top=args.top)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:

@@ -62,7 +62,7 @@ FLOW_COLUMNS: dict[str, tuple[Any, Any]] = {
     "dev_a": (np.int64, -1),  # device id of endpoint A, -1 when it is not a known device
     "dev_b": (np.int64, -1),
     "server_name": (np.int32, -1),  # id of the name the client asked for (SNI, QUIC SNI, HTTP Host)
-    "name_state": (np.uint8, 0),  # 0 not looked at, 1 a ClientHello is being reassembled, 2 settled
+    "hello_state": (np.uint8, 0),  # client packets sent to the inspector for a hello (see row_selection)
 }
 
 

@@ -18,6 +18,9 @@ NAME_PRIORITY = (
 )
 _RANK = {source: i for i, source in enumerate(NAME_PRIORITY)}
 MAX_NAMES_PER_DEVICE = 32
+# A device id, or "mac:aa:bb:..." for a device known only by the MAC a protocol names (DHCP's client
+# hardware address): the analysis turns those into device ids in its snapshots.
+DeviceRef = int | str
 MAX_VALUES_PER_TRAIT = 8
 
 
@@ -36,22 +39,24 @@ class DeviceName:
 
 @dataclass(frozen=True, slots=True)
 class DeviceNamesSnapshot:
-    names: dict[int, list[DeviceName]]  # device id -> names, best first
-    traits: dict[int, dict[str, list[str]]]  # device id -> trait -> values (vendor class, user agent, ...)
+    names: dict[DeviceRef, list[DeviceName]]  # device -> names, best first
+    traits: dict[DeviceRef, dict[str, list[str]]]  # device -> trait -> values (vendor class, user agent...)
 
-    def best(self, device: int) -> str | None:
+    def best(self, device: DeviceRef) -> str | None:
         found = self.names.get(device)
         return found[0].name if found else None
 
 
 class DeviceNames:
     def __init__(self) -> None:
-        self._names: dict[int, dict[tuple[str, str], DeviceName]] = {}
-        self._traits: dict[int, dict[str, dict[str, None]]] = {}
+        self._names: dict[DeviceRef, dict[tuple[str, str], DeviceName]] = {}
+        self._traits: dict[DeviceRef, dict[str, dict[str, None]]] = {}
 
-    def add_name(self, device: int, name: str, source: str, ts: float, detail: str | None = None) -> None:
+    def add_name(
+        self, device: DeviceRef, name: str, source: str, ts: float, detail: str | None = None
+    ) -> None:
         name = name.strip().rstrip(".")
-        if device < 0 or not name:
+        if device == -1 or not name:
             return
         names = self._names.setdefault(device, {})
         key = (source, name.lower())
@@ -65,9 +70,9 @@ class DeviceNames:
         seen.first_ts = min(seen.first_ts, ts)
         seen.last_ts = max(seen.last_ts, ts)
 
-    def add_trait(self, device: int, trait: str, value: str) -> None:
+    def add_trait(self, device: DeviceRef, trait: str, value: str) -> None:
         value = value.strip()
-        if device < 0 or not value:
+        if device == -1 or not value:
             return
         values = self._traits.setdefault(device, {}).setdefault(trait, {})
         if value not in values and len(values) < MAX_VALUES_PER_TRAIT:
@@ -75,12 +80,13 @@ class DeviceNames:
 
     def snapshot(self) -> DeviceNamesSnapshot:
         names = {
-            dev: sorted((n.copy() for n in found.values()), key=_name_rank)
+            dev: sorted((n.copy() for n in found.values()), key=name_rank)
             for dev, found in self._names.items()
         }
         traits = {dev: {k: list(v) for k, v in found.items()} for dev, found in self._traits.items()}
         return DeviceNamesSnapshot(names, traits)
 
 
-def _name_rank(n: DeviceName) -> tuple[int, int, float]:
+def name_rank(n: DeviceName) -> tuple[int, int, float]:
+    """Sort key: the best label for a device first (see NAME_PRIORITY), then the most seen."""
     return (_RANK.get(n.source, len(_RANK)), -n.count, -n.last_ts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from engine.metadata.device_names import DeviceRef
 from engine.protocols.dhcp import DhcpMessage
 from engine.protocols.dhcpv6 import Dhcpv6Message
 
@@ -14,7 +15,7 @@ class DhcpClient:
     """What DHCP says about one client (by MAC, or by DUID for DHCPv6 without a MAC)."""
 
     client: str  # MAC, or "duid:<hex>"
-    device: int
+    device: DeviceRef
     hostnames: dict[str, None] = field(default_factory=dict)
     fqdns: dict[str, None] = field(default_factory=dict)
     vendor_classes: dict[str, None] = field(default_factory=dict)
@@ -44,17 +45,17 @@ class DhcpLog:
         self._clients: dict[str, DhcpClient] = {}
         self.malformed: dict[str, int] = {}
 
-    def _client(self, key: str, device: int, ts: float) -> DhcpClient:
+    def _client(self, key: str, device: DeviceRef, ts: float) -> DhcpClient:
         c = self._clients.get(key)
         if c is None:
             c = self._clients[key] = DhcpClient(key, device, first_ts=ts, last_ts=ts)
-        if c.device < 0:
+        if c.device == -1:
             c.device = device
         c.first_ts = min(c.first_ts, ts)
         c.last_ts = max(c.last_ts, ts)
         return c
 
-    def add_v4(self, msg: DhcpMessage, device: int, ts: float, server: str | None) -> DhcpClient | None:
+    def add_v4(self, msg: DhcpMessage, device: DeviceRef, ts: float, server: str | None) -> DhcpClient | None:
         if msg.client_mac is None:
             return None
         c = self._client(msg.client_mac, device, ts)
@@ -76,7 +77,7 @@ class DhcpLog:
             c.servers[msg.server_id or server or ""] = None
         return c
 
-    def add_v6(self, msg: Dhcpv6Message, device: int, ts: float) -> DhcpClient | None:
+    def add_v6(self, msg: Dhcpv6Message, device: DeviceRef, ts: float) -> DhcpClient | None:
         inner = msg.innermost
         duid = inner.client_duid
         if duid is None:

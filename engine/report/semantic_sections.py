@@ -24,8 +24,8 @@ SERVER_NAME_SOURCES = {
 }
 
 
-def _device_ref(devices: dict[int, DeviceView], device: int) -> dict[str, Any] | None:
-    view = devices.get(device)
+def _device_ref(devices: dict[int, DeviceView], device: int | str) -> dict[str, Any] | None:
+    view = devices.get(device) if isinstance(device, int) else None
     return None if view is None else {"name": view.name, "key": view.key}
 
 
