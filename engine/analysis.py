@@ -88,6 +88,7 @@ class Analysis:
         closed_flow_retention: Retention = "all",
         dns_log_limit: int = LOG_LIMIT,
         inspector: Literal["local", "process"] = "local",
+        timeline_bins: dict[int, int] | None = None,
     ) -> None:
         self.depth: Depth = depth
         self.totals = TrafficTotals()
@@ -99,7 +100,7 @@ class Analysis:
         self.devices = DeviceTable(self.book)
         self.summaries = FlowSummaries(self.book)
         self.closed = ClosedFlows(closed_flow_limit, closed_flow_retention)
-        self.timeline = Timeline()
+        self.timeline = Timeline(timeline_bins)
         self.flows.on_close.append(self._flows_closed)
         self.selector = RowSelector(self.book, self.flows)
         # the payload inspector may run in its own process (see engine.metadata.worker); only a full

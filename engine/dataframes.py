@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.address_scope import HomeNetwork
+from engine.aggregate.timeline import LONG_RESOLUTIONS
 from engine.analysis import Analysis, AnalysisSnapshot, inspector_mode, run_capture
 from engine.capture.records import SourceStatus
 from engine.capture.source import CaptureSet
@@ -266,7 +267,10 @@ def analyse(
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     capture = CaptureSet([str(p) for p in items])
     analysis = Analysis(
-        home=HomeNetwork(home_prefixes), dns_log_limit=2_000_000, inspector=inspector_mode(capture.paths)
+        home=HomeNetwork(home_prefixes),
+        dns_log_limit=2_000_000,
+        inspector=inspector_mode(capture.paths),
+        timeline_bins=LONG_RESOLUTIONS,  # captures of days or weeks: keep their whole timeline
     )
     try:
         run_capture(capture, analysis)

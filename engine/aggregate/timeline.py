@@ -20,6 +20,8 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 RESOLUTIONS: dict[int, int] = {1: 3600, 60: 1440, 900: 672, 3600: 2208}  # seconds per bin -> bins kept
+# For analysing saved captures of several days or weeks (DataFrames): longer windows, more memory.
+LONG_RESOLUTIONS: dict[int, int] = {1: 3600, 60: 14 * 1440, 900: 92 * 96, 3600: 2 * 366 * 24}
 DEVICE_RESOLUTIONS = (60, 900, 3600)  # per-device series (one-second bins per device would cost too much)
 SIZE_EDGES = np.array([0, 64, 128, 256, 512, 1024, 1280, 1515, 1 << 31], dtype=np.int64)
 SIZE_LABELS = ("0-63", "64-127", "128-255", "256-511", "512-1023", "1024-1279", "1280-1514", "1515+")
@@ -121,9 +123,11 @@ class TimelineSnapshot:
 
 
 class Timeline:
-    def __init__(self) -> None:
-        self._total = {res: _Ring(res, n) for res, n in RESOLUTIONS.items()}
-        self._devices = {res: _Ring(res, RESOLUTIONS[res], rows=64) for res in DEVICE_RESOLUTIONS}
+    def __init__(self, bins: dict[int, int] | None = None) -> None:
+        """`bins`: how many bins each resolution keeps (default RESOLUTIONS)."""
+        bins = bins or RESOLUTIONS
+        self._total = {res: _Ring(res, n) for res, n in bins.items()}
+        self._devices = {res: _Ring(res, bins[res], rows=64) for res in DEVICE_RESOLUTIONS}
         self._sizes = np.zeros(len(SIZE_LABELS), dtype=np.int64)
         self._device_rows = 0
 
