@@ -153,17 +153,23 @@ class DeviceTable:
         no_macs = ~p.has_src_mac & ~p.has_dst_mac & has_src_ip
         self._by_ip(no_macs & ~src_internet & src_unicast, src_id, src)
         self._by_ip(no_macs & ~dst_internet & dst_unicast, dst_id, dst)
-        # Link types that name only the sender (Linux cooked capture): find the receiver by its address.
+        self.cols.ensure(len(self._devices))
+        # Addresses are remembered, and home prefixes learnt from them, before the batch is counted: a
+        # phone's traffic to the NAS over their global IPv6 addresses is LAN traffic from the first packet.
+        self._remember_addresses(p, src, addrs.src, src_unicast)
+        self._batches += 1
+        if self._batches % _RELEARN_EVERY == 1:
+            self.relearn()
+            src_internet = book.internet_of(addrs.src)
+            dst_internet = book.internet_of(addrs.dst)
+        self._set_owners(src, addrs.src, src_unicast & ~src_internet)
+        # Link types that name only the sender (Linux cooked capture): find the receiver by its address,
+        # also when it first sends later in the same batch.
         only_src = p.has_src_mac & ~p.has_dst_mac & ~dst_internet & dst_unicast
         if only_src.any():
             rows = np.flatnonzero(only_src)
             dst[rows] = self.owners(addrs.dst[rows])
-        self.cols.ensure(len(self._devices))
         self._count(p, src, dst, src_internet, dst_internet)
-        self._remember_addresses(p, src, addrs.src, src_unicast, src_internet)
-        self._batches += 1
-        if self._batches % _RELEARN_EVERY == 1:
-            self.relearn()
         return DeviceAssignment(src, dst, src_internet, dst_internet)
 
     def _by_ip(self, sel: Mask, address_ids: I64, out: I64) -> None:
@@ -192,9 +198,7 @@ class DeviceTable:
             np.minimum.at(c["first_ts"], d, ts_lo[rows])
             np.maximum.at(c["last_ts"], d, ts_hi[rows])
 
-    def _remember_addresses(
-        self, p: Packets, src: I64, src_addr: I64, unicast: Mask, src_internet: Mask
-    ) -> None:
+    def _remember_addresses(self, p: Packets, src: I64, src_addr: I64, unicast: Mask) -> None:
         rows = np.flatnonzero((src >= 0) & unicast)
         if not rows.size:
             return
@@ -206,11 +210,14 @@ class DeviceTable:
         finite = np.isfinite(ts)
         np.minimum.at(a["first_ts"], ids, np.where(finite, ts, np.inf))
         np.maximum.at(a["last_ts"], ids, np.where(finite, ts, -np.inf))
-        # local addresses point back to their device (internet ones may be a router forwarding)
-        local = ~src_internet[rows]
-        if local.any():
+
+    def _set_owners(self, src: I64, src_addr: I64, local_unicast: Mask) -> None:
+        """Local addresses point back to the device sending from them (internet ones may be a router
+        forwarding)."""
+        rows = np.flatnonzero((src >= 0) & local_unicast)
+        if rows.size:
             self._ensure_owner(len(self.book))
-            self._owner[src_addr[rows][local]] = src[rows][local]
+            self._owner[src_addr[rows]] = src[rows]
 
     def relearn(self) -> None:
         """Re-decide which devices are routers, and learn home prefixes from the other devices' global
