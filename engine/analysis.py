@@ -136,7 +136,12 @@ class Analysis:
                 return
             flows = self.flows.ingest(p, addrs)
             devices = self.devices.ingest(p, addrs)
-            self.flows.set_devices(flows, devices.src, devices.dst)
+            # an internet endpoint is no device of the home: its packets come through the router's MAC
+            self.flows.set_devices(
+                flows,
+                np.where(devices.src_internet, -1, devices.src),
+                np.where(devices.dst_internet, -1, devices.dst),
+            )
             inspect_payloads(p, flows, self.flows)
             rows = self.selector.select(p, addrs, flows, devices)
             batch = InspectionBatch(rows, self._closed_serials)
