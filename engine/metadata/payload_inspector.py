@@ -357,7 +357,8 @@ class PayloadInspector:
         if row.serial >= 0:
             self.flow_names.setdefault(row.serial, name_id)
         self.remote_names.add(row.dst, name, source, row.ts)
-        if source != "http-host" and is_doh_server_name(name):
+        # a DNS-over-HTTPS server name; on port 853 the same name is DNS over TLS (or QUIC), counted by flow
+        if source != "http-host" and row.dport != 853 and is_doh_server_name(name):
             key = (row.src_dev, row.src, row.dst, name.lower())
             self._doh[key] = self._doh.get(key, 0) + 1
 
