@@ -24,7 +24,10 @@ def name_of(text: str) -> bytes:
     return dns_name(*text.rstrip(".").split("."))
 
 
-def rdata_of(rtype: int, value: str) -> bytes:
+def rdata_of(rtype: int, value: str | bytes) -> bytes:
+    """Record data: an address (A, AAAA), a name (CNAME, PTR), or the data itself as bytes."""
+    if isinstance(value, bytes):
+        return value
     if rtype == TYPE_A:
         return ipaddress.IPv4Address(value).packed
     if rtype == TYPE_AAAA:
@@ -40,7 +43,7 @@ def dns_response(
     ident: int,
     name: str,
     qtype: int = TYPE_A,
-    answers: Sequence[tuple[str, int, str]] = (),
+    answers: Sequence[tuple[str, int, str | bytes]] = (),
     *,
     rcode: int = 0,
 ) -> bytes:
@@ -50,7 +53,7 @@ def dns_response(
     return dns_header(ident, DNS_RESPONSE_FLAGS | rcode, qd=1, an=len(answers)) + body
 
 
-def mdns_announcement(records_: Sequence[tuple[str, int, str]]) -> bytes:
+def mdns_announcement(records_: Sequence[tuple[str, int, str | bytes]]) -> bytes:
     """An unsolicited mDNS response (authoritative, no question) with (owner, type, value) records."""
     body = b"".join(
         dns_rr(name_of(owner), rtype, rdata_of(rtype, value), rclass=0x8001)

@@ -24,6 +24,7 @@ from tests.engine.app_messages import (
     dns_query,
     dns_response,
     mdns_announcement,
+    name_of,
     tcp_dns,
 )
 from tests.engine.crafted import BASE_TS, Rec, analyse_paths, ethernet, ipv4, ipv6, tcp, udp, write_pcap
@@ -33,6 +34,7 @@ PHONE, LAPTOP, ROUTER, QUAD9 = "192.168.1.20", "192.168.1.30", "192.168.1.1", "9
 PHONE_MAC, LAPTOP_MAC, ROUTER_MAC = "f0:18:98:aa:bb:01", "3c:22:fb:00:00:02", "b8:27:eb:12:34:56"
 MACS = {PHONE: PHONE_MAC, LAPTOP: LAPTOP_MAC, ROUTER: ROUTER_MAC}
 WEB = "93.184.216.34"
+TYPE_SOA, TYPE_MX, TYPE_SRV = 6, 15, 33
 
 
 def frame(packet: bytes, src: str, dst: str) -> bytes:
@@ -205,6 +207,70 @@ def test_mdns_announcement_logged_apart_with_its_sender_as_client(tmp_path: Path
     dns = build_report(snapshot, [])["dns"]
     assert [(n["name"], n["type"], n["kind"], n["responses"]) for n in dns["names"]] == [
         ("Lucas-iPhone.local", "AAAA", "mdns", 1)
+    ]
+
+
+def test_answers_in_presentation_form(tmp_path: Path) -> None:
+    mx = struct.pack(">H", 10) + name_of("mail.example.com")
+    srv = struct.pack(">HHH", 0, 0, 8009) + name_of("Chromecast-1a2b.local")
+    soa = (
+        name_of("ns1.example.com")
+        + name_of("hostmaster.example.com")
+        + struct.pack(">5I", 2024, 7200, 900, 86400, 300)
+    )
+    snapshot = analyse_timed(
+        tmp_path,
+        [
+            (0.0, dns_udp(PHONE, ROUTER, 40000, 53, dns_query(1, "example.com", TYPE_MX))),
+            (
+                0.01,
+                dns_udp(
+                    ROUTER,
+                    PHONE,
+                    53,
+                    40000,
+                    dns_response(1, "example.com", TYPE_MX, [("example.com", TYPE_MX, mx)]),
+                ),
+            ),
+            (0.02, dns_udp(PHONE, ROUTER, 40001, 53, dns_query(2, "example.com", TYPE_SOA))),
+            (
+                0.03,
+                dns_udp(
+                    ROUTER,
+                    PHONE,
+                    53,
+                    40001,
+                    dns_response(2, "example.com", TYPE_SOA, [("example.com", TYPE_SOA, soa)]),
+                ),
+            ),
+            (0.04, dns_udp(PHONE, ROUTER, 40002, 53, dns_query(3, "example.com", 99))),
+            (
+                0.05,
+                dns_udp(
+                    ROUTER,
+                    PHONE,
+                    53,
+                    40002,
+                    dns_response(3, "example.com", 99, [("example.com", 99, b"\x0a\x0b")]),
+                ),
+            ),
+            (
+                0.1,
+                dns_udp(
+                    PHONE,
+                    "224.0.0.251",
+                    5353,
+                    5353,
+                    mdns_announcement([("Chromecast-1a2b._googlecast._tcp.local", TYPE_SRV, srv)]),
+                ),
+            ),
+        ],
+    )
+    assert [e.answers for e in entries(snapshot)] == [
+        ("MX 10 mail.example.com",),
+        ("SOA ns1.example.com hostmaster.example.com 2024 7200 900 86400 300",),
+        ("SPF \\# 2 0a0b",),  # an undecoded type in the RFC 3597 form
+        ("SRV 0 0 8009 Chromecast-1a2b.local",),
     ]
 
 
