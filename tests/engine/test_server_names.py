@@ -231,8 +231,9 @@ def test_quic_client_hello_spanning_two_initials(tmp_path: Path) -> None:
 
 
 def gquic_chlo(version: bytes, sni: bytes, uaid: bytes) -> bytes:
-    """A Q043 client hello: public header (version, 8-byte connection id, 1-byte packet number), message
-    hash, then a STREAM frame on stream 1 holding the CHLO tag table."""
+    """A gQUIC client hello: Q043's public header (version flag, 8-byte connection id, 1-byte packet number)
+    or Q046's long header (8-byte destination connection id, 4-byte packet number), a message hash, then a
+    STREAM frame on stream 1 holding the CHLO tag table."""
     tags = [(b"SNI\x00", sni), (b"UAID", uaid), (b"VER\x00", version)]
     table, values, end = b"", b"", 0
     for tag, value in tags:
@@ -241,15 +242,26 @@ def gquic_chlo(version: bytes, sni: bytes, uaid: bytes) -> bytes:
         values += value
     chlo = b"CHLO" + struct.pack("<HH", len(tags), 0) + table + values
     stream = b"\xa0\x01" + struct.pack(">H", len(chlo)) + chlo
-    return b"\x09" + bytes(range(1, 9)) + version + b"\x01" + bytes(12) + stream
+    if version >= b"Q046":
+        header = b"\xc3" + version + b"\x50" + bytes(range(1, 9)) + struct.pack(">I", 1)
+    else:
+        header = b"\x09" + bytes(range(1, 9)) + version + b"\x01"
+    return header + bytes(12) + stream
 
 
-def test_gquic_client_hello_sni(tmp_path: Path) -> None:
-    snapshot, report = analyse(tmp_path, quic_flow([gquic_chlo(b"Q043", b"www.youtube.com", b"Chrome/70.0")]))
+@pytest.mark.parametrize("version", [b"Q043", b"Q046"])
+def test_gquic_client_hello_sni(tmp_path: Path, version: bytes) -> None:
+    snapshot, report = analyse(tmp_path, quic_flow([gquic_chlo(version, b"www.youtube.com", b"Chrome/70.0")]))
     (flow,) = flows_of(snapshot)
     assert (flow.label, flow.server_name) == ("gQUIC", "www.youtube.com")
     (entry,) = report["quic_sni"]
-    assert (entry["name"], entry["source"], entry["details"]) == ("www.youtube.com", "gquic-sni", ["Q043"])
+    assert (entry["name"], entry["source"], entry["details"]) == (
+        "www.youtube.com",
+        "gquic-sni",
+        [version.decode()],
+    )
+    (remote,) = report["names"]
+    assert (remote["ip"], remote["names"][0]["sources"]) == (SERVER, ["gquic-sni"])
 
 
 # --- HTTP Host --------------------------------------------------------------------------------------------
@@ -286,6 +298,8 @@ def test_http_host(tmp_path: Path, host: str, name: str) -> None:
     )
     (phone,) = [d for d in report["devices"] if d["key"] == PHONE_MAC]
     assert phone["traits"] == {"http user agent": ["Roku/DVP-12.5"]}
+    (remote,) = report["names"]
+    assert (remote["ip"], remote["name"], remote["names"][0]["sources"]) == (SERVER, name, ["http-host"])
 
 
 # --- DHCP options overflowing into file and sname -----------------------------------------------------------
