@@ -136,11 +136,11 @@ class Analysis:
                 return
             flows = self.flows.ingest(p, addrs)
             devices = self.devices.ingest(p, addrs)
-            # an internet endpoint is no device of the home: its packets come through the router's MAC
+            # an internet address behind the router is not the router: its endpoint of a flow is no device
             self.flows.set_devices(
                 flows,
-                np.where(devices.src_internet, -1, devices.src),
-                np.where(devices.dst_internet, -1, devices.dst),
+                self.devices.not_forwarded(devices.src, devices.src_internet),
+                self.devices.not_forwarded(devices.dst, devices.dst_internet),
             )
             inspect_payloads(p, flows, self.flows)
             rows = self.selector.select(p, addrs, flows, devices)
