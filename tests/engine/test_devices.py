@@ -407,3 +407,77 @@ def test_labels_file_precedence(announced: AnalysisSnapshot, tmp_path: Path) -> 
     path.write_text('[labels]\n"diskstation" = "NAS (by name)"\n')
     nas = by_mac(device_views(announced, Labels.load(path)))[NAS_MAC]
     assert (nas.label, nas.hostname) == ("NAS (by name)", "DISKSTATION")
+
+
+# --- a router forwarding one remote, and hosts with public addresses ---------------------------------------
+
+GOOGLE_V6 = "2a00:1450:4001:82b::200e"
+
+
+def one_remote_frames() -> list[bytes]:
+    """The phone talks to one internet host over IPv4 (through NAT) and to one over IPv6."""
+    return [
+        _eth(ipv6(udp(50000, 443, bytes(100)), src=PHONE_V6[0], dst=GOOGLE_V6), PHONE_MAC, ROUTER_MAC),
+        _eth(ipv6(udp(443, 50000, bytes(900)), src=GOOGLE_V6, dst=PHONE_V6[0]), ROUTER_MAC, PHONE_MAC),
+        _eth(ipv4(udp(50001, 443, bytes(100)), src=PHONE_V4, dst=VIDEO_V4), PHONE_MAC, ROUTER_MAC),
+        _eth(ipv4(udp(443, 50001, bytes(900)), src=VIDEO_V4, dst=PHONE_V4), ROUTER_MAC, PHONE_MAC),
+    ]
+
+
+def test_router_behind_nat_with_a_single_remote(tmp_path: Path) -> None:
+    """Two internet prefixes are too few to tell a router by; an internet address talking with a private
+    one through its MAC is enough. The remote's IPv6 /64 is then not taken for a home prefix."""
+    frames = one_remote_frames()
+    path = write_pcap(tmp_path / "one.pcap", [Rec(f, sec=BASE_TS + i) for i, f in enumerate(frames)])
+    snapshot, _ = analyse_paths([path])
+    assert snapshot.home is not None
+    assert [(str(p.network), p.source) for p in snapshot.home.prefixes] == [(HOME_64, "device address")]
+    views = by_mac(device_views(snapshot))
+    router, phone = views[ROUTER_MAC], views[PHONE_MAC]
+    assert router.router and (router.ipv4, router.ipv6) == ((), ())
+    assert (phone.internet_bytes_up, phone.internet_bytes_down) == (162 + 142, 962 + 942)
+    assert (phone.lan_bytes_up, phone.lan_bytes_down) == (0, 0)
+    assert phone.internet_peers == 2
+    assert snapshot.flows is not None
+    records, _ = snapshot.flows.all()
+    ids = {v.key: v.id for v in views.values()}
+    # the phone's end of each flow is the phone; the remote end is no device
+    ends = zip(records.columns["dev_a"].tolist(), records.columns["dev_b"].tolist(), strict=True)
+    assert [sorted(pair) for pair in ends] == [[-1, ids[PHONE_MAC]], [-1, ids[PHONE_MAC]]]
+
+
+def test_a_host_with_a_public_address_keeps_its_flows(tmp_path: Path) -> None:
+    """Outside a NAT (a university network) a host's own address is public: it stays the host's, and the
+    host is no router."""
+    host, gateway = "141.142.220.118", "00:13:7f:be:8c:ff"
+    frames = [
+        _eth(ipv4(tcp(50000, 80, b"GET / HTTP/1.1\r\n\r\n"), 6, src=host, dst=WEB_V4), PHONE_MAC, gateway),
+        _eth(ipv4(tcp(80, 50000, b"HTTP/1.1 200 OK\r\n\r\n"), 6, src=WEB_V4, dst=host), gateway, PHONE_MAC),
+    ]
+    path = write_pcap(tmp_path / "public.pcap", [Rec(f, sec=BASE_TS + i) for i, f in enumerate(frames)])
+    snapshot, _ = analyse_paths([path])
+    views = by_mac(device_views(snapshot))
+    assert not views[PHONE_MAC].router
+    assert views[PHONE_MAC].ipv4 == (host,)
+    assert views[PHONE_MAC].protocols == (("HTTP", sum(map(len, frames))),)
+    assert snapshot.flows is not None
+    records, _ = snapshot.flows.all()
+    devs = {records.columns["dev_a"][0], records.columns["dev_b"][0]}
+    assert views[PHONE_MAC].id in devs
+
+
+def test_flows_to_the_internet_have_no_server_device(home: AnalysisSnapshot) -> None:
+    from engine.views.flows import flow_views
+
+    assert home.flows is not None and home.metadata is not None
+    records, labels = home.flows.all()
+    views = by_mac(device_views(home))
+    flows = {(f.client, f.server): f for f in flow_views(records, labels, home.metadata.name_table)}
+    web = flows[PHONE_V4, WEB_V4]
+    assert (web.client_device, web.server_device) == (views[PHONE_MAC].id, -1)
+    smb = flows[PHONE_V6[0], NAS_V6]
+    assert (smb.client_device, smb.server_device) == (views[PHONE_MAC].id, views[NAS_MAC].id)
+    download = flows[LAPTOP_V4, VIDEO_V4]
+    assert (download.client_device, download.server_device) == (views[LAPTOP_MAC].id, -1)
+    # the router's totals hold its own traffic (DNS, DHCPv6), not what it forwards
+    assert dict(views[ROUTER_MAC].protocols) == {"DNS": 71 + 98, "DHCPv6": 83}
