@@ -137,7 +137,12 @@ class Analysis:
                 return
             flows = self.flows.ingest(p, addrs)
             devices = self.devices.ingest(p, addrs)
-            self.flows.set_devices(flows, devices.src, devices.dst)
+            # an internet address behind the router is not the router: its endpoint of a flow is no device
+            self.flows.set_devices(
+                flows,
+                self.devices.not_forwarded(devices.src, devices.src_internet),
+                self.devices.not_forwarded(devices.dst, devices.dst_internet),
+            )
             inspect_payloads(p, flows, self.flows)
             rows = self.selector.select(p, addrs, flows, devices)
             batch = InspectionBatch(rows, self._closed_serials)

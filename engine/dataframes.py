@@ -177,7 +177,7 @@ class AnalysisResult:
         import pandas as pd
 
         names = self._device_names
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             [
                 {
                     "ip": r.address,
@@ -196,6 +196,10 @@ class AnalysisResult:
                 for r in remote_views(self.snapshot)
             ]
         )
+        if len(frame):
+            frame["first_ts"] = _times(frame["first_ts"].astype(float))
+            frame["last_ts"] = _times(frame["last_ts"].astype(float))
+        return frame
 
     @cached_property
     def protocols(self) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 
 Each resolution keeps a fixed number of bins (1 s for the last hour, 1 min for the last day, 15 min for the
 last week, 1 h for the last 92 days), so memory does not grow with the capture. Bins follow the packet clock:
-in replay they are capture time, live they are wall time. Packets older than a ring's window are counted as
-`late` for that resolution. A packet-size histogram is kept alongside.
+in replay they are capture time, live they are wall time. Packets older than a ring's window when they arrive
+are counted as `late` for that resolution. A packet-size histogram is kept alongside.
 """
 
 from __future__ import annotations
@@ -75,12 +75,18 @@ class _Ring:
             self.data[:, :, slots] = 0
         self.newest = to_bin
 
-    def add(self, bins: I64, row: I64 | None, *values: I64) -> None:
+    def add(self, bins: I64, row: I64 | None, *values: I64, packets: I64 | None = None) -> None:
+        """Add values per bin (and row). Bins older than the window the ring held before this call are
+        late (`packets` per bin are counted, else bins); bins this call's newer data pushed out of the
+        window are simply gone, as if they had come one by one."""
         if not bins.size:
             return
+        before = self.newest
         self._advance(int(bins.max()))
         keep = bins > self.newest - self.nbins
-        self.late += int((~keep).sum())
+        if before >= 0:
+            late = bins <= before - self.nbins
+            self.late += int(packets[late].sum()) if packets is not None else int(late.sum())
         slot = (bins[keep] % self.nbins).astype(np.intp)
         r = np.zeros(slot.shape[0], dtype=np.intp) if row is None else row[keep].astype(np.intp)
         for i, v in enumerate(values):
@@ -143,7 +149,7 @@ class Timeline:
         seconds, (sec_bytes, sec_packets) = _sum_by(t.astype(np.int64), wl, np.ones(t.shape[0], np.int64))
         for res, ring in self._total.items():
             bins, (b, pk) = _sum_by(seconds // res, sec_bytes, sec_packets)
-            ring.add(bins, None, b, pk)
+            ring.add(bins, None, b, pk, packets=pk)
         src = src_device[timed]
         dst = dst_device[timed]
         top = int(max(src.max(initial=-1), dst.max(initial=-1))) + 1

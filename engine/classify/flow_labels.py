@@ -25,7 +25,13 @@ def inspect_payloads(p: Packets, assignment: FlowAssignment, table: FlowTable) -
         return
     c = table.cols
     f = flow[rows]
-    open_ = (c["label_source"][f] != SOURCE_PAYLOAD) & (c["inspected"][f] < INSPECTED_PACKETS)
+    # a flow's packets in this batch count towards its limit in capture order, as if they came one by one
+    order = np.argsort(f, kind="stable")
+    grouped = f[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    rank = np.empty(f.shape[0], dtype=np.int64)
+    rank[order] = np.arange(f.shape[0]) - np.repeat(starts, np.diff(np.r_[starts, f.shape[0]]))
+    open_ = (c["label_source"][f] != SOURCE_PAYLOAD) & (c["inspected"][f] + rank < INSPECTED_PACKETS)
     rows, f = rows[open_], f[open_]
     if not rows.size:
         return

@@ -4,7 +4,8 @@ A device is keyed by its MAC address where the link type has one, otherwise by i
 IP captures). Every address a device sends from is remembered, so one phone with an IPv4 address, a
 link-local and three IPv6 privacy addresses is one device. The router is recognised as the MAC behind
 which internet addresses appear: it forwards other hosts' traffic, so the internet addresses it sends
-from are not its own.
+from are not its own. It shows by an internet address talking with a local one through it (NAT), or by the
+internet addresses it sends from spanning several prefixes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ _NOT_UNICAST[
         AddressScope.BROADCAST,
     ]
 ] = True
+# scopes of addresses that are local when they are not internet (global ones then lie in a home prefix)
+_MAYBE_LOCAL = np.zeros(256, dtype=bool)
+_MAYBE_LOCAL[
+    [AddressScope.PRIVATE, AddressScope.LINK_LOCAL, AddressScope.ULA, AddressScope.CGNAT, AddressScope.GLOBAL]
+] = True
 
 DEVICE_COLUMNS: dict[str, tuple[Any, Any]] = {
     "first_ts": (np.float64, np.inf),
@@ -57,6 +63,7 @@ DEVICE_COLUMNS: dict[str, tuple[Any, Any]] = {
     "internet_packets_down": (np.int64, 0),
     "internet_bytes_down": (np.int64, 0),
     "router": (np.bool_, False),
+    "forwards": (np.bool_, False),  # an internet address talked with a local one through this MAC
 }
 
 ADDRESS_COLUMNS: dict[str, tuple[Any, Any]] = {
@@ -124,6 +131,15 @@ class DeviceTable:
         result: I64 = np.where(address_ids >= 0, self._owner[np.maximum(address_ids, 0)], -1)
         return result
 
+    def not_forwarded(self, devices: I64, internet: Mask) -> I64:
+        """Per packet side: its device id, or -1 where that device is a router and the address an internet
+        one (the router forwards that host's packets; the host is not the router)."""
+        c = self.cols
+        routers = c["router"] | c["forwards"]
+        forwarded = (devices >= 0) & internet & routers[np.maximum(devices, 0)]
+        result: I64 = np.where(forwarded, -1, devices)
+        return result
+
     def _ensure_owner(self, size: int) -> None:
         if size > self._owner.shape[0]:
             grown = np.full(max(size, self._owner.shape[0] * 2), -1, dtype=np.int64)
@@ -153,17 +169,30 @@ class DeviceTable:
         no_macs = ~p.has_src_mac & ~p.has_dst_mac & has_src_ip
         self._by_ip(no_macs & ~src_internet & src_unicast, src_id, src)
         self._by_ip(no_macs & ~dst_internet & dst_unicast, dst_id, dst)
-        # Link types that name only the sender (Linux cooked capture): find the receiver by its address.
+        self.cols.ensure(len(self._devices))
+        # An internet address talking with a local one (behind NAT) comes through the router's MAC
+        src_local = has_src_ip & ~src_internet & _MAYBE_LOCAL[book.scope_of(addrs.src)]
+        dst_local = has_src_ip & ~dst_internet & _MAYBE_LOCAL[book.scope_of(addrs.dst)]
+        for devs, forwarded in ((src, src_internet & dst_local), (dst, dst_internet & src_local)):
+            rows = np.flatnonzero(forwarded & (devs >= 0))
+            if rows.size:
+                self.cols["forwards"][devs[rows]] = True
+        # Addresses are remembered, and home prefixes learnt from them, before the batch is counted: a
+        # phone's traffic to the NAS over their global IPv6 addresses is LAN traffic from the first packet.
+        self._remember_addresses(p, src, addrs.src, src_unicast)
+        self._batches += 1
+        if self._batches % _RELEARN_EVERY == 1:
+            self.relearn()
+            src_internet = book.internet_of(addrs.src)
+            dst_internet = book.internet_of(addrs.dst)
+        self._set_owners(src, addrs.src, src_unicast & ~src_internet)
+        # Link types that name only the sender (Linux cooked capture): find the receiver by its address,
+        # also when it first sends later in the same batch.
         only_src = p.has_src_mac & ~p.has_dst_mac & ~dst_internet & dst_unicast
         if only_src.any():
             rows = np.flatnonzero(only_src)
             dst[rows] = self.owners(addrs.dst[rows])
-        self.cols.ensure(len(self._devices))
         self._count(p, src, dst, src_internet, dst_internet)
-        self._remember_addresses(p, src, addrs.src, src_unicast, src_internet)
-        self._batches += 1
-        if self._batches % _RELEARN_EVERY == 1:
-            self.relearn()
         return DeviceAssignment(src, dst, src_internet, dst_internet)
 
     def _by_ip(self, sel: Mask, address_ids: I64, out: I64) -> None:
@@ -192,9 +221,7 @@ class DeviceTable:
             np.minimum.at(c["first_ts"], d, ts_lo[rows])
             np.maximum.at(c["last_ts"], d, ts_hi[rows])
 
-    def _remember_addresses(
-        self, p: Packets, src: I64, src_addr: I64, unicast: Mask, src_internet: Mask
-    ) -> None:
+    def _remember_addresses(self, p: Packets, src: I64, src_addr: I64, unicast: Mask) -> None:
         rows = np.flatnonzero((src >= 0) & unicast)
         if not rows.size:
             return
@@ -206,11 +233,14 @@ class DeviceTable:
         finite = np.isfinite(ts)
         np.minimum.at(a["first_ts"], ids, np.where(finite, ts, np.inf))
         np.maximum.at(a["last_ts"], ids, np.where(finite, ts, -np.inf))
-        # local addresses point back to their device (internet ones may be a router forwarding)
-        local = ~src_internet[rows]
-        if local.any():
+
+    def _set_owners(self, src: I64, src_addr: I64, local_unicast: Mask) -> None:
+        """Local addresses point back to the device sending from them (internet ones may be a router
+        forwarding)."""
+        rows = np.flatnonzero((src >= 0) & local_unicast)
+        if rows.size:
             self._ensure_owner(len(self.book))
-            self._owner[src_addr[rows][local]] = src[rows][local]
+            self._owner[src_addr[rows]] = src[rows]
 
     def relearn(self) -> None:
         """Re-decide which devices are routers, and learn home prefixes from the other devices' global
@@ -225,12 +255,12 @@ class DeviceTable:
         glob = self.book.scope[addr] == AddressScope.GLOBAL
         is_v4 = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
         prefix = np.where(is_v4, lo >> np.uint64(16), hi >> np.uint64(32))
-        routers = np.zeros(len(self._devices), dtype=bool)
+        self.cols.ensure(len(self._devices))
+        routers = self.cols["forwards"][: len(self._devices)].copy()
         if glob.any():
             pairs = np.unique(np.stack([dev[glob].astype(np.uint64), prefix[glob]], axis=1), axis=0)
             per_device = np.bincount(pairs[:, 0].astype(np.int64), minlength=len(self._devices))
-            routers = per_device >= ROUTER_PREFIXES
-        self.cols.ensure(len(self._devices))
+            routers |= per_device >= ROUTER_PREFIXES
         self.cols["router"][: len(self._devices)] = routers
         # a non-router device's global IPv6 address lies in a home prefix
         mine = glob & ~is_v4 & ~routers[dev]

@@ -58,10 +58,20 @@ class ClosedFlows:
             if self._count > 2 * self.limit:  # trim in bulk, not on every batch
                 self._keep_largest()
             return
-        while self._count > self.limit and len(self._chunks) > 1:
-            old, _ = self._chunks.popleft()
-            self._count -= len(old)
-            self.dropped += len(old)
+        while self._count > self.limit:
+            old, old_labels = self._chunks[0]
+            excess = self._count - self.limit
+            if len(old) <= excess:
+                self._chunks.popleft()
+                excess = len(old)
+            else:
+                # the chunk's least recently active flows go (it may be the only chunk: the end of a
+                # capture closes every flow at once)
+                c = old.columns
+                keep = np.sort(np.lexsort((c["serial"], c["last_ts"]))[excess:])
+                self._chunks[0] = (_take(old, keep), old_labels[keep])
+            self._count -= excess
+            self.dropped += excess
 
     def _keep_largest(self) -> None:
         assert self.limit is not None

@@ -8,7 +8,17 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from engine.protocols.dns import DnsMessage, SvcbData, name_labels, rcode_name, type_name
+from engine.protocols.dns import (
+    DnsMessage,
+    MxData,
+    RawData,
+    SoaData,
+    SrvData,
+    SvcbData,
+    name_labels,
+    rcode_name,
+    type_name,
+)
 
 LOG_LIMIT = 50_000  # entries kept in the log (the statistics keep counting past it)
 PENDING_LIMIT = 20_000  # queries waiting for their response
@@ -101,6 +111,7 @@ def readable_name(name: str) -> str:
 
 
 def answer_text(record_type: int, value: object) -> str:
+    """A record's type and data in presentation form: "A 93.184.216.34", "MX 10 mail.example.com"."""
     if isinstance(value, SvcbData):
         parts = [f"{value.priority} {value.target}"]
         if value.alpn:
@@ -108,6 +119,17 @@ def answer_text(record_type: int, value: object) -> str:
         return f"{type_name(record_type)} " + " ".join(parts)
     if isinstance(value, tuple):
         value = " ".join(str(v) for v in value)
+    elif isinstance(value, MxData):
+        value = f"{value.preference} {value.exchange}"
+    elif isinstance(value, SrvData):
+        value = f"{value.priority} {value.weight} {value.port} {value.target}"
+    elif isinstance(value, SoaData):
+        value = (
+            f"{value.mname} {value.rname} {value.serial} {value.refresh} {value.retry} {value.expire} "
+            f"{value.minimum}"
+        )
+    elif isinstance(value, RawData):
+        value = f"\\# {len(value.hex) // 2} {value.hex}".rstrip()  # RFC 3597 for unknown types
     return f"{type_name(record_type)} {value}"
 
 

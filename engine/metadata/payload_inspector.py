@@ -154,7 +154,17 @@ class PayloadInspector:
             self.dns.count_malformed(parsed.reason)
             return
         assert isinstance(parsed, DnsMessage)
+        self._count_damage(parsed, name)
         self._dns_message(parsed, row, name, "udp")
+
+    def _count_damage(self, msg: DnsMessage, protocol: str) -> None:
+        """Count a message the parser could read only in part (a compression loop, a cut record, ...) as
+        malformed; what it could read is still logged."""
+        problems = [p for p in msg.problems if p != "dns-trailing-data"]
+        reason = problems[0] if problems else "dns-truncated" if msg.truncated else None
+        if reason is not None:
+            self._bad(protocol, MalformedMessage(reason))
+            self.dns.count_malformed(reason)
 
     def _dns_message(self, msg: DnsMessage, row: InspectedRow, kind: str, transport: str) -> None:
         ts, src_dev = row.ts, row.src_dev
@@ -206,6 +216,7 @@ class PayloadInspector:
                 self.dns.count_malformed(err.reason)
                 continue
             for msg in msgs:
+                self._count_damage(msg, "dns")
                 self._dns_message(msg, row, "dns", "tcp")
         if rest and len(rest) < _TCP_DNS_LIMIT:
             self._tcp_dns_streams[key] = rest
@@ -346,7 +357,8 @@ class PayloadInspector:
         if row.serial >= 0:
             self.flow_names.setdefault(row.serial, name_id)
         self.remote_names.add(row.dst, name, source, row.ts)
-        if source != "http-host" and is_doh_server_name(name):
+        # a DNS-over-HTTPS server name; on port 853 the same name is DNS over TLS (or QUIC), counted by flow
+        if source != "http-host" and row.dport != 853 and is_doh_server_name(name):
             key = (row.src_dev, row.src, row.dst, name.lower())
             self._doh[key] = self._doh.get(key, 0) + 1
 

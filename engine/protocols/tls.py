@@ -128,6 +128,19 @@ def _starts_handshake(data: Buffer, hs_type: int) -> bool:
     return 0 < length <= MAX_RECORD_LENGTH and (len(data) < 6 or data[5] == hs_type)
 
 
+def _may_start_handshake(data: Buffer, hs_type: int) -> bool:
+    """`_starts_handshake` for a first segment that may hold only part of the record header (clients and
+    middleboxes that split the ClientHello to evade filtering send as little as one byte)."""
+    if len(data) >= 5:
+        return _starts_handshake(data, hs_type)
+    return (
+        len(data) > 0
+        and data[0] == CONTENT_HANDSHAKE
+        and (len(data) < 2 or data[1] == 3)
+        and (len(data) < 3 or data[2] <= 4)
+    )
+
+
 def _first_handshake_message(data: Buffer, hs_type: int) -> bytes | None:
     """The first handshake message (header included) from the fragments of consecutive handshake records.
 
@@ -495,7 +508,7 @@ class ClientHelloAssembler:
             return None
         seq &= 0xFFFFFFFF
         if self._start is None:
-            if not _starts_handshake(payload, HANDSHAKE_CLIENT_HELLO):
+            if not _may_start_handshake(payload, HANDSHAKE_CLIENT_HELLO):
                 self._fail("not-client-hello")
                 return None
             self._start = seq

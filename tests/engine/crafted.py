@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.analysis import Analysis, run_capture
+from engine.analysis import Analysis, AnalysisSnapshot, run_capture
 from engine.capture.records import RecordBatch, SourceStatus
 from engine.capture.source import CaptureSet, open_capture
 from engine.decode.decoder import decode
@@ -205,6 +205,11 @@ def ethernet(payload: bytes, ethertype: int = 0x0800, *, dst: str = ETH_DST, src
     return mac(dst) + mac(src) + struct.pack(">H", ethertype) + payload
 
 
+def sll(payload: bytes, protocol: int = 0x0800, *, src: str = ETH_SRC, packet_type: int = 0) -> bytes:
+    """A Linux cooked capture (v1, link type 113) header: it names only the sender's link-layer address."""
+    return struct.pack(">HHH", packet_type, 1, 6) + mac(src) + b"\0\0" + struct.pack(">H", protocol) + payload
+
+
 def vlan_tag(vid: int, inner_ethertype: int, *, pcp: int = 0) -> bytes:
     return struct.pack(">HH", (pcp << 13) | vid, inner_ethertype)
 
@@ -263,10 +268,12 @@ def tcp(
     flags: int = 0x18,
     options: bytes = b"",
     data_offset: int | None = None,
+    seq: int = 1000,
+    ack: int = 2000,
 ) -> bytes:
     options = _pad4(options)
     off = 5 + len(options) // 4 if data_offset is None else data_offset
-    head = struct.pack(">HHIIBBHHH", sport, dport, 1000, 2000, off << 4, flags, 65535, 0, 0)
+    head = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, 65535, 0, 0)
     return head + options + payload
 
 
@@ -343,3 +350,17 @@ def report_for(paths: Sequence[Path | str]) -> dict[str, Any]:
     analysis = Analysis()
     run_capture(capture, analysis)
     return build_report(analysis.snapshot(), capture.statuses)
+
+
+def analyse_paths(
+    paths: Sequence[Path | str], *, finish: bool = True, **options: Any
+) -> tuple[AnalysisSnapshot, list[SourceStatus]]:
+    """A full analysis of `paths` (Analysis keyword `options` such as timeouts or inspector), its snapshot and
+    the sources' statuses. With `finish=False` the flows still open at the end stay active."""
+    capture = CaptureSet([str(p) for p in paths])
+    analysis = Analysis(**options)
+    try:
+        run_capture(capture, analysis, finish=finish)
+        return analysis.snapshot(), capture.statuses
+    finally:
+        analysis.close()
