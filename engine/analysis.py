@@ -17,7 +17,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from engine.address_scope import HomeNetwork
 from engine.aggregate.address_book import AddressBook
 from engine.aggregate.endpoint_counters import EndpointTable, HostCounters, MacCounters
 from engine.aggregate.timeline import Timeline, TimelineSnapshot
@@ -31,6 +30,7 @@ from engine.devices.device_table import DeviceRecords, DeviceTable
 from engine.flows.closed_flows import ClosedFlows, Retention
 from engine.flows.flow_summaries import FlowSummaries, FlowSummarySnapshot
 from engine.flows.flow_table import FlowRecords, FlowTable, FlowTimeouts
+from engine.home_network import HomeNetwork
 from engine.linktypes import linktype_name
 from engine.metadata.device_names import DeviceName, DeviceNamesSnapshot, DeviceRef, name_rank
 from engine.metadata.dns_log import LOG_LIMIT

@@ -31,8 +31,9 @@ from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.address_scope import IPNetwork, check_home_prefix
 from engine.errors import ConfigError
+from engine.home_network import check_home_prefix
+from engine.scope_table import IPNetwork
 
 APP_NAME = "homescope"
 ENV_CONFIG = "HOMESCOPE_CONFIG"

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.address_scope import HomeNetwork
 from engine.aggregate.timeline import LONG_RESOLUTIONS
 from engine.analysis import Analysis, AnalysisSnapshot, inspector_mode, run_capture
 from engine.capture.records import SourceStatus
 from engine.capture.source import CaptureSet
 from engine.classify.protocol_labels import LABELS, PROTECTION_NAMES, label_protection
+from engine.home_network import HomeNetwork
 from engine.labels import Labels
 from engine.protocol_numbers import ip_protocol_name
 from engine.views.devices import DeviceView, device_views

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.address_scope import HomeNetwork, address_halves, classify
 from engine.aggregate.interning import KeyInterner
 from engine.decode.packets import Packets, ip_to_str
+from engine.home_network import HomeNetwork
+from engine.scope_table import address_halves, classify
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]

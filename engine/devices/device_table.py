@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.address_scope import AddressScope
 from engine.aggregate.address_book import AddressBook, PacketAddresses
 from engine.aggregate.column_table import ColumnTable
 from engine.aggregate.interning import KeyInterner
 from engine.decode.packets import Packets
+from engine.scope_table import AddressScope
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]

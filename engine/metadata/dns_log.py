@@ -8,17 +8,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from engine.protocols.dns import (
-    DnsMessage,
-    MxData,
-    RawData,
-    SoaData,
-    SrvData,
-    SvcbData,
-    name_labels,
-    rcode_name,
-    type_name,
-)
+from engine.protocols.dns import DnsMessage
+from engine.protocols.dns_names import name_labels
+from engine.protocols.dns_records import MxData, RawData, SoaData, SrvData, SvcbData, rcode_name, type_name
 
 LOG_LIMIT = 50_000  # entries kept in the log (the statistics keep counting past it)
 PENDING_LIMIT = 20_000  # queries waiting for their response

@@ -38,17 +38,16 @@ from engine.protocols.dhcp import DhcpMessage, parse_dhcp
 from engine.protocols.dhcpv6 import parse_dhcpv6
 from engine.protocols.dns import DnsMessage, names_answered, parse_dns, parse_dns_tcp
 from engine.protocols.errors import MalformedMessage
+from engine.protocols.gquic import gquic_version, parse_gquic_chlo
 from engine.protocols.http import parse_http_request_brief
 from engine.protocols.mdns import AnnouncedName, announced_names
 from engine.protocols.netbios import NbnsMessage, parse_nbns
-from engine.protocols.quic import QuicInitialAssembler, gquic_version, parse_gquic_chlo, version_name
+from engine.protocols.quic import QuicInitialAssembler
+from engine.protocols.quic_headers import version_name
 from engine.protocols.ssdp import SsdpMessage, parse_ssdp
-from engine.protocols.tls import (
-    ClientHelloAssembler,
-    ClientHelloBrief,
-    parse_client_hello_brief,
-    tls_version_name,
-)
+from engine.protocols.tls_assembler import ClientHelloAssembler
+from engine.protocols.tls_codes import tls_version_name
+from engine.protocols.tls_hello import ClientHelloBrief, parse_client_hello_brief
 
 _DNS_KIND_NAMES = {DNS: "dns", MDNS: "mdns", LLMNR: "llmnr", TCP_DNS: "dns"}
 _PARSE_CACHE = 4096

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from engine.protocols.dns import decode_name
+from engine.protocols.dns_names import decode_name
 from engine.protocols.errors import MalformedMessage
 from engine.protocols.text import safe_text
 

@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.protocols.dns import (
-    TYPE_A,
-    TYPE_AAAA,
-    TYPE_PTR,
-    TYPE_SRV,
-    TYPE_TXT,
-    DnsMessage,
-    DnsRecord,
-    SrvData,
-    name_labels,
-)
+from engine.protocols.dns import DnsMessage, DnsRecord
+from engine.protocols.dns_names import name_labels
+from engine.protocols.dns_records import TYPE_A, TYPE_AAAA, TYPE_PTR, TYPE_SRV, TYPE_TXT, SrvData
 from engine.protocols.text import safe_text
 
 __all__ = ["TXT_KEYS", "AnnouncedName", "announced_names", "split_service_instance"]

@@ -11,7 +11,7 @@ from engine.analysis import AnalysisSnapshot
 from engine.classify.protocol_labels import Label
 from engine.flows.flow_table import FlowRecords
 from engine.labels import Labels
-from engine.protocols.dns import rcode_name, type_name
+from engine.protocols.dns_records import rcode_name, type_name
 from engine.views.devices import DeviceView, device_views
 from engine.views.flows import FlowView, top_flows
 from engine.views.protocols import protocol_breakdown
