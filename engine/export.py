@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from engine import __version__
 from engine.address_scope import AddressScope, HomeNetwork, address_halves, classify_text
-from engine.errors import ConfigError, HomescopeError
+from engine.errors import ConfigError, ExitCode, HomescopeError
 from engine.findings.model import Finding
 
 if TYPE_CHECKING:
@@ -53,9 +53,10 @@ NamePolicy = Literal["local", "all"]
 
 
 class ExportError(HomescopeError):
-    """The export could not be written (folder, disk, missing Parquet support)."""
+    """The export could not be written (the --out folder, the disk, missing Parquet support)."""
 
     title = "Export failed"
+    exit_code = ExitCode.USAGE
 
 
 # ---- the key ----------------------------------------------------------------------------------------------
@@ -237,6 +238,8 @@ class Anonymiser:
         # service labels (_airplay._tcp) stay; the rest becomes one token
         services = [i for i, label in enumerate(labels[:keep_from]) if label.startswith("_")]
         first_service = services[0] if services else keep_from
+        if first_service == 0:
+            return name  # a service type only ("_airplay._tcp.local"): nothing personal in it
         personal = ".".join(labels[:first_service])
         token = f"host-{self._token('host:' + personal)}"
         return self._remember(name, ".".join([token, *labels[first_service:]]))

@@ -52,21 +52,17 @@ class HomeFlows:
     packets_down: I64
     payload: I64  # application payload bytes both ways
     server_name: I64  # id into the metadata name table, -1 for none
+    bytes: I64  # both ways
 
     def __len__(self) -> int:
         return int(self.serial.shape[0])
-
-    @property
-    def bytes(self) -> I64:
-        total: I64 = self.bytes_up + self.bytes_down
-        return total
 
 
 def _empty_flows() -> HomeFlows:
     i = np.zeros(0, dtype=np.int64)
     f = np.zeros(0, dtype=np.float64)
     b = np.zeros(0, dtype=bool)
-    return HomeFlows(i, f, f, i, i, i, b, b, i, i, i, i, i, i, i, i, i, i)
+    return HomeFlows(i, f, f, i, i, i, b, b, i, i, i, i, i, i, i, i, i, i, i)
 
 
 class FindingContext:
@@ -84,6 +80,7 @@ class FindingContext:
         self.settings = settings
         self.geo = geo
         self.labels = labels
+        self._peer_names: dict[int, str] = {}  # address id -> its best name, else its text
 
     # ---- time --------------------------------------------------------------------------------------
 
@@ -231,6 +228,7 @@ class FindingContext:
             packets_down=np.where(outbound, s2c_packets, c2s_packets).astype(np.int64),
             payload=(c["payload_ab"] + c["payload_ba"]).astype(np.int64),
             server_name=c["server_name"].astype(np.int64),
+            bytes=(c2s_bytes + s2c_bytes).astype(np.int64),
         )
 
     def device_flows(self) -> Mask:
@@ -241,6 +239,13 @@ class FindingContext:
         if routers.shape[0]:
             known &= ~routers[np.clip(f.device, 0, routers.shape[0] - 1)]
         return known
+
+    def _peer_name(self, address_id: int) -> str:
+        found = self._peer_names.get(address_id)
+        if found is None:
+            address = self.address(address_id)
+            found = self._peer_names[address_id] = self.passive_name(address) or address
+        return found
 
     def endpoints(self, rows: I64) -> tuple[I64, list[str]]:
         """Per row, an endpoint id, and the endpoint names by id: the server name the device asked for,
@@ -263,10 +268,7 @@ class FindingContext:
             [key_of(n) if (n := self.server_name(int(s))) else -1 for s in sn_ids.tolist()], dtype=np.int64
         )
         peer_ids, peer_inverse = np.unique(f.peer[rows], return_inverse=True)
-        peer_key = np.array(
-            [key_of(self.passive_name(a) or a) for a in (self.address(int(p)) for p in peer_ids.tolist())],
-            dtype=np.int64,
-        )
+        peer_key = np.array([key_of(self._peer_name(int(p))) for p in peer_ids.tolist()], dtype=np.int64)
         by_name = sn_key[sn_inverse.reshape(-1)]
         endpoint: I64 = np.where(by_name >= 0, by_name, peer_key[peer_inverse.reshape(-1)])
         return endpoint, spelling

@@ -21,7 +21,7 @@ from engine.findings.groups import Members, group_ids
 from engine.findings.model import Evidence, Finding, FindingRemote, Severity
 from engine.findings.options import ENABLED, Option, Options
 from engine.findings.rule import Rule
-from engine.findings.wording import human_count, plural
+from engine.findings.wording import plural
 from engine.metadata.server_names import is_doh_server_name
 
 NAME = "dns_bypass"
@@ -171,7 +171,7 @@ def _finding(ctx: FindingContext, use: _Use, home: str, severity: Severity) -> F
     if use.kind == "dns":
         count = use.queries or int(rows.size)
         explanation = (
-            f"{who} sent {human_count(count)} DNS lookups to {server} instead of {home}: "
+            f"{who} sent {plural(count, 'DNS lookup')} to {server} instead of {home}: "
             "they bypass any filtering at home, and travel unencrypted."
         )
         title, port = "Another DNS resolver", DNS_PORT

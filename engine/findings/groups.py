@@ -32,7 +32,7 @@ def grouped_quantile(values: npt.ArrayLike, groups: I64, count: int, q: float) -
     out = np.full(count, np.nan)
     if not v.size:
         return out
-    order = np.lexsort((v, groups))
+    order = _order_within_groups(v, groups)
     sv, sg = v[order], groups[order]
     sizes = np.bincount(sg, minlength=count)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -45,6 +45,17 @@ def grouped_quantile(values: npt.ArrayLike, groups: I64, count: int, q: float) -
         at = starts + np.floor(q * np.maximum(sizes - 1, 0)).astype(np.int64)
         out[present] = sv[at[present]]
     return out
+
+
+def _order_within_groups(v: F64, groups: I64) -> I64:
+    """Row order by group, then by value. One argsort of a combined key when values are small enough for
+    it to stay exact, else a lexsort (about twice as slow)."""
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo + 1.0
+    if np.isfinite(span) and span * (int(groups.max()) + 1) < 2.0**40:
+        order: I64 = np.argsort(groups * span + (v - lo), kind="stable")
+        return order
+    return np.lexsort((v, groups)).astype(np.int64)
 
 
 def grouped_median(values: npt.ArrayLike, groups: I64, count: int) -> F64:

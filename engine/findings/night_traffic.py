@@ -29,15 +29,6 @@ def _clock(ts: float, tz: tzinfo) -> str:
     return datetime.fromtimestamp(ts, UTC).astimezone(tz).strftime("%H:%M")
 
 
-def _nights(ts: list[float], tz: tzinfo, quiet_start_hour: int) -> int:
-    """Distinct nights: a night is named by the local date its window started on."""
-    nights = set()
-    for t in ts:
-        local = datetime.fromtimestamp(t, UTC).astimezone(tz)
-        nights.add((local.date().toordinal()) - (1 if local.hour < quiet_start_hour else 0))
-    return len(nights)
-
-
 def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     start, end = ctx.start_ts, ctx.end_ts
     if start is None or end is None:
@@ -86,7 +77,7 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
         name = spelling[int(endpoint[first_row[g]])]
         remote, addresses = ctx.remote_of(members, name)
         quiet_ts = np.maximum(first[positions], windows.starts[k[positions]])
-        nights = _nights(quiet_ts.tolist(), tz, settings.quiet_hours.start.hour)
+        nights = int(np.unique(k[positions]).shape[0])  # one quiet window a night
         start_text, end_text = _clock(float(seen_from[g]), tz), _clock(float(seen_to[g]), tz)
         when = f"at {start_text}" if start_text == end_text else f"between {start_text} and {end_text}"
         if nights > 1:

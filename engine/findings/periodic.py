@@ -7,12 +7,12 @@ endpoint is the server name the device asked for (TLS SNI, QUIC, HTTP Host), els
 the address, else the address, so a service behind rotating addresses stays one endpoint.
 
 - Beaconing: at least `min_contacts` contacts at a steady interval. The interval (the period) is the
-  median gap, where a gap that spans several beats (a check-in missed, at most `max_missed` in a row)
-  counts as that many periods. A gap is regular when it lies within `max_jitter` of the period (a
+  time between contacts, where a gap that spans several beats (a check-in missed, at most `max_missed`
+  in a row) counts as that many periods. A gap is regular when it lies within `max_jitter` of the period (a
   fraction, at least `tolerance_s` seconds) of a whole number of periods; at least `min_regular_share` of
   the gaps must be regular, at least half of them single periods, and the period at least
-  `min_interval_s`. The explanation gives the period, the median deviation from it ("±0.4 s"), and how
-  many contacts a day that makes.
+  `min_interval_s`. The explanation gives the period, the median deviation of the gaps from it
+  ("±0.4 s"), and how many contacts a day that makes.
 - Runaway: not regular, but at least `high_rate_per_hour` contacts an hour on average over at least
   `min_span_s`, with contacts in at least `min_active_share` of the hours spanned.
 
@@ -64,15 +64,32 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     contact_ts = sorted_ts[new_contact]
     contact_group = sorted_gid[new_contact]
     contacts = np.bincount(contact_group, minlength=n_groups)
+    # only groups with enough contacts for either finding are worth the statistics
+    runaway_contacts = 1 + opts.number("high_rate_per_hour") * opts.number("min_span_s") / 3600
+    candidate = contacts >= min(min_contacts, runaway_contacts)
+    keep = candidate[contact_group]
+    contact_ts, contact_group = contact_ts[keep], contact_group[keep]
+    if not contact_ts.size:
+        return []
 
     same = contact_group[1:] == contact_group[:-1]
     gaps = np.diff(contact_ts)[same]
     gap_group = contact_group[1:][same]
-    # The period: gaps divided by how many beats they span (a missed check-in leaves a double gap),
-    # counted from a first guess at the lower quartile, then refined by the median.
+    # The period: a first guess from the lower quartile of the gaps (a missed check-in leaves a double
+    # gap), refined by the median of the gaps divided by the beats they span, then by the total time of
+    # the regular gaps over their beats (exact for a steady beacon whatever its jitter)
     guess = grouped_quantile(gaps, gap_group, n_groups, 0.25)
     beats = np.maximum(np.rint(gaps / np.maximum(guess[gap_group], 1e-9)), 1)
-    median = grouped_median(gaps / beats, gap_group, n_groups)
+    rough = grouped_median(gaps / beats, gap_group, n_groups)
+    beats = np.maximum(np.rint(gaps / np.maximum(rough[gap_group], 1e-9)), 1)
+    tolerance = np.maximum(opts.number("max_jitter") * rough, opts.number("tolerance_s"))
+    close = np.abs(gaps - beats * rough[gap_group]) <= tolerance[gap_group]
+    close_beats = grouped_sum(np.where(close, beats, 0), gap_group, n_groups)
+    median = np.where(
+        close_beats > 0,
+        grouped_sum(np.where(close, gaps, 0.0), gap_group, n_groups) / np.maximum(close_beats, 1),
+        rough,
+    )
     beats = np.maximum(np.rint(gaps / np.maximum(median[gap_group], 1e-9)), 1)
     deviation = np.abs(gaps - beats * median[gap_group])
     mad = grouped_median(deviation, gap_group, n_groups)
@@ -87,7 +104,8 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     span = np.maximum(last - first, 0.0)
 
     periodic = (
-        (contacts >= min_contacts)
+        candidate
+        & (contacts >= min_contacts)
         & (median >= opts.number("min_interval_s"))
         & (share >= opts.number("min_regular_share"))
         & (single_share >= 0.5)
@@ -99,7 +117,8 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     rate = np.where(span > 0, (contacts - 1) / np.maximum(span, 1e-9) * 3600, 0.0)
     high_rate = opts.number("high_rate_per_hour")
     runaway = (
-        ~periodic
+        candidate
+        & ~periodic
         & (span >= opts.number("min_span_s"))
         & (rate >= high_rate)
         & (active_hours / np.maximum(hours_spanned, 1) >= opts.number("min_active_share"))
@@ -127,14 +146,15 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
         )
         who = ref.name if ref is not None else ctx.device_name(device)
         n = int(contacts[g])
+        over = human_duration(float(span[g]))
         where = f"{endpoint_name} (port {port})" if endpoint_name in addresses else endpoint_name
         if periodic[g]:
             med, dev = float(median[g]), float(mad[g])
             per_day = DAY / med
             severity = Severity.NOTICE if med < opts.number("notice_below_s") else Severity.INFO
             explanation = (
-                f"{who} contacts {where} every {interval(med)} ({jitter(dev)}), about {times(per_day)} a "
-                f"day; seen {times(n)} over {human_duration(float(span[g]))}, "
+                f"{who} contacts {where} every {interval(med)} ({jitter(dev)}), "
+                f"about {times(per_day, about=True)} a day; seen {times(n)} over {over}, "
                 f"{human_bytes(nbytes[g])} in all."
             )
             kind, title = "beaconing", "Regular check-ins"
@@ -152,7 +172,8 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
             severity = Severity.WARNING if per_hour >= 10 * high_rate else Severity.NOTICE
             explanation = (
                 f"{who} contacted {where} {times(n)} in {human_duration(float(span[g]))}: about "
-                f"{times(per_hour)} an hour, in {int(active_hours[g])} of {int(hours_spanned[g])} hours, "
+                f"{times(per_hour, about=True)} an hour, in {int(active_hours[g])} of "
+                f"{int(hours_spanned[g])} hours, "
                 f"{human_bytes(nbytes[g])} in all."
             )
             kind, title = "high-rate", "Requests around the clock"
@@ -191,13 +212,13 @@ RULE = Rule(
     options=(
         ENABLED,
         Option("min_contacts", 10, "int", "contacts needed before a rhythm counts", minimum=3),
-        Option("min_interval_s", 2.0, "float", "shortest interval that counts as beaconing (seconds)", 0),
+        Option("min_interval_s", 5.0, "float", "shortest interval that counts as beaconing (seconds)", 0),
         Option("max_jitter", 0.1, "float", "a gap is regular within this fraction of the interval", 0),
         Option("tolerance_s", 0.5, "float", "...and always within this many seconds", 0),
         Option("min_regular_share", 0.75, "float", "share of gaps that must be regular", 0),
         Option("max_missed", 2, "int", "missed check-ins in a row a gap may span and stay regular", 0),
-        Option("burst_s", 1.0, "float", "connections this close together are one contact (seconds)", 0),
-        Option("notice_below_s", 60.0, "float", "beacons more often than this are a notice, else info", 0),
+        Option("burst_s", 2.0, "float", "connections this close together are one contact (seconds)", 0),
+        Option("notice_below_s", 30.0, "float", "beacons more often than this are a notice, else info", 0),
         Option("high_rate_per_hour", 120.0, "float", "contacts an hour that make a runaway client", 1),
         Option("min_span_s", 3600.0, "float", "a runaway client must keep it up this long (seconds)", 0),
         Option("min_active_share", 0.75, "float", "...with contacts in this share of the hours", 0),

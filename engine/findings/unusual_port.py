@@ -58,15 +58,13 @@ INDUSTRIAL_PORTS: dict[int, str] = {
 }
 
 # Server ports of everyday services that carry no label of their own (push notifications, calls, games,
-# casting), so a plain TCP/UDP flow to them is not unusual.
+# casting), so a plain TCP/UDP flow to them is not unusual; with the port tables' ports per transport.
 COMMON_PORTS = frozenset(
     {
         80, 443, 53, 853, 123, 8080, 8443, 5228, 5222, 5223, 2195, 2196, 2197, 3478, 3479, 3480, 3481, 5349,
         1935, 3074, 3544, 4070, 5938, 7000, 8009, 8801, 8802, 9001, 9339, 19305, 19306, 19307, 19308, 19309,
         *range(27015, 27051),
     }
-    | set(TCP_PORTS)
-    | set(UDP_PORTS)
 )  # fmt: skip
 
 ROUTINE_LABELS = frozenset(
@@ -122,9 +120,12 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
         findings += _report(ctx, rows, f.server_port[rows], "industrial", min_bytes, sudden_after)
 
     # plain TCP/UDP to an uncommon server port that no other device uses
-    common = np.array(sorted(COMMON_PORTS | set(opts.ints("common_ports"))), dtype=np.int64)
+    everyday = COMMON_PORTS | set(opts.ints("common_ports"))
+    tcp_common = np.array(sorted(everyday | set(TCP_PORTS)), dtype=np.int64)
+    udp_common = np.array(sorted(everyday | set(UDP_PORTS)), dtype=np.int64)
+    common = np.where(f.proto == TCP, np.isin(f.server_port, tcp_common), np.isin(f.server_port, udp_common))
     generic = (f.label == Label.TCP) | (f.label == Label.UDP)
-    candidate = scope & ported & generic & (f.server_port > 0) & ~np.isin(f.server_port, common)
+    candidate = scope & ported & generic & (f.server_port > 0) & ~common
     candidate &= ~np.isin(f.server_port, np.array(sorted(INDUSTRIAL_PORTS), dtype=np.int64))
     candidate &= ~((f.proto == UDP) & (f.server_port >= HIGH_PORT) & (f.client_port >= HIGH_PORT))
     if opts.flag("ignore_ephemeral"):

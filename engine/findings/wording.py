@@ -35,9 +35,12 @@ def jitter(seconds: float) -> str:
     return f"±{interval(seconds)}"
 
 
-def times(count: float) -> str:
-    """A count of repetitions: "8,640 times", "once"."""
+def times(count: float, *, about: bool = False) -> str:
+    """A count of repetitions: "8,640 times", "once"; `about` rounds to three significant digits (an
+    estimate: 8,639.4 a day is "about 8,640")."""
     n = round(count)
+    if about and n >= 1000:
+        n = round(n, 2 - len(str(n)) + 1)
     return "once" if n == 1 else f"{human_count(n)} times"
 
 

@@ -66,7 +66,7 @@ class Home:
 
     def _rec(self, t: float, frame: bytes, wirelen: int | None = None) -> None:
         sec = int(t)
-        self.frames.append(Rec(frame, sec, int(round((t - sec) * 1e6)), wirelen))
+        self.frames.append(Rec(frame, sec, round((t - sec) * 1e6), wirelen))
 
     def _port(self) -> int:
         self._ports = 40000 + (self._ports - 40000 + 1) % 20000
@@ -90,11 +90,15 @@ class Home:
         c, s = device, server
 
         def up(at: float, flags: int, payload: bytes = b"", wirelen: int | None = None) -> None:
-            frame = ethernet(ipv4(tcp(sport, port, payload, flags=flags), 6, src=c.ip, dst=s), dst=server_mac, src=c.mac)
+            frame = ethernet(
+                ipv4(tcp(sport, port, payload, flags=flags), 6, src=c.ip, dst=s), dst=server_mac, src=c.mac
+            )
             self._rec(at, frame, wirelen)
 
         def down(at: float, flags: int, payload: bytes = b"") -> None:
-            frame = ethernet(ipv4(tcp(port, sport, payload, flags=flags), 6, src=s, dst=c.ip), dst=c.mac, src=server_mac)
+            frame = ethernet(
+                ipv4(tcp(port, sport, payload, flags=flags), 6, src=s, dst=c.ip), dst=c.mac, src=server_mac
+            )
             self._rec(at, frame)
 
         up(t, SYN)
@@ -115,7 +119,11 @@ class Home:
 
     def syn_only(self, t: float, device: Device, server: str, port: int) -> None:
         sport = self._port()
-        frame = ethernet(ipv4(tcp(sport, port, b"", flags=SYN), 6, src=device.ip, dst=server), dst=ROUTER_MAC, src=device.mac)
+        frame = ethernet(
+            ipv4(tcp(sport, port, b"", flags=SYN), 6, src=device.ip, dst=server),
+            dst=ROUTER_MAC,
+            src=device.mac,
+        )
         self._rec(t, frame)
 
     def udp_exchange(
@@ -124,17 +132,27 @@ class Home:
     ) -> None:  # fmt: skip
         """One datagram up and, unless the destination is a group address, one back."""
         sp = sport if sport is not None else self._port()
-        frame = ethernet(ipv4(udp(sp, port, payload), 17, src=device.ip, dst=server), dst=dst_mac or server_mac, src=device.mac)
+        frame = ethernet(
+            ipv4(udp(sp, port, payload), 17, src=device.ip, dst=server),
+            dst=dst_mac or server_mac,
+            src=device.mac,
+        )
         self._rec(t, frame)
         if dst_mac is None:
-            back = ethernet(ipv4(udp(port, sp, payload), 17, src=server, dst=device.ip), dst=device.mac, src=server_mac)
+            back = ethernet(
+                ipv4(udp(port, sp, payload), 17, src=server, dst=device.ip), dst=device.mac, src=server_mac
+            )
             self._rec(t + 0.01, back)
 
     def dns(self, t: float, device: Device, name: str, answer: str, *, resolver: str = ROUTER_IP) -> None:
         """A lookup of `name` at `resolver` (the router by default) and its answer."""
         sport = self._port()
         ident = self._dns_id = (self._dns_id + 1) % 65536
-        q = ethernet(ipv4(udp(sport, 53, dns_message(ident, name)), 17, src=device.ip, dst=resolver), dst=ROUTER_MAC, src=device.mac)
+        q = ethernet(
+            ipv4(udp(sport, 53, dns_message(ident, name)), 17, src=device.ip, dst=resolver),
+            dst=ROUTER_MAC,
+            src=device.mac,
+        )
         r = ethernet(
             ipv4(udp(53, sport, dns_message(ident, name, answer=answer)), 17, src=resolver, dst=device.ip),
             dst=device.mac,
