@@ -159,21 +159,6 @@ class FindingContext:
             return []
         return [n.name for n in meta.remote_names.get(address, [])]
 
-    def remote_ref(
-        self, address_id: int, *, name: str | None = None, port: int | None = None
-    ) -> FindingRemote:
-        address = self.address(address_id)
-        return FindingRemote(address, name or self.passive_name(address), port)
-
-    def flow_name(self, flows: HomeFlows, row: int) -> str:
-        """What to call the peer of a flow: the server name asked for, else a passive name, else the
-        address."""
-        name = self.server_name(int(flows.server_name[row]))
-        if name:
-            return name
-        address = self.address(int(flows.peer[row]))
-        return self.passive_name(address) or address
-
     # ---- flows -------------------------------------------------------------------------------------
 
     @cached_property
@@ -298,24 +283,6 @@ class FindingContext:
         f = self.flows
         order = np.argsort(-f.first_ts[members], kind="stable")
         return [int(s) for s in f.serial[members[order]].tolist()]
-
-    # ---- timeline ----------------------------------------------------------------------------------
-
-    def device_bins(self, device: int, resolution: int) -> tuple[F64, I64]:
-        """Start times and bytes (up + down) of a device's timeline bins at `resolution` (60, 900, 3600 s),
-        only the bins with traffic."""
-        tl = self.snapshot.timeline
-        if tl is None:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        up = tl.device_bytes_up.get(resolution, {}).get(device)
-        down = tl.device_bytes_down.get(resolution, {}).get(device)
-        if up is None or down is None:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        total = up.values + down.values
-        busy = total > 0
-        times: F64 = up.times[busy]
-        values: I64 = total[busy]
-        return times, values
 
 
 def plausible(ts: npt.ArrayLike) -> Mask:
