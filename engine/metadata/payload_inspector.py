@@ -96,7 +96,7 @@ class PayloadInspector:
         self._tls_assemblers: dict[int, ClientHelloAssembler] = {}
         self._quic_assemblers: dict[int, QuicInitialAssembler] = {}
         self._tcp_dns_streams: dict[tuple[int, bool], bytes] = {}
-        self._parsed: OrderedDict[bytes, object] = OrderedDict()
+        self._parsed: OrderedDict[tuple[int, bytes], object] = OrderedDict()  # (kind, payload) -> parsed
         self._announcements: dict[int, tuple[DnsMessage, list[AnnouncedName]]] = {}
 
     def _bad(self, protocol: str, err: MalformedMessage) -> None:
@@ -122,15 +122,16 @@ class PayloadInspector:
     def _parse_cached(self, kind: int, payload: bytes) -> object:
         """Parse a discovery message, remembering recent payloads: devices repeat their mDNS, SSDP and
         NetBIOS announcements word for word, all day long."""
-        found = self._parsed.get(payload)
+        key = (kind, payload)  # the same bytes sent to two ports are two different messages
+        found = self._parsed.get(key)
         if found is not None:
-            self._parsed.move_to_end(payload)
+            self._parsed.move_to_end(key)
             return found
         try:
             result: object = _CACHED_PARSERS[kind](payload)
         except MalformedMessage as err:
             result = err
-        self._parsed[payload] = result
+        self._parsed[key] = result
         if len(self._parsed) > _PARSE_CACHE:
             self._parsed.popitem(last=False)
         return result
