@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="configuration file (default: $HOMESCOPE_CONFIG or ~/.config/homescope/config.toml)",
     )
+    from tui.subcommands import SUBCOMMANDS
+
+    for module in SUBCOMMANDS:
+        module.register(sub)
     return parser
 
 
@@ -120,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _cmd_report(args)
+        if getattr(args, "subcommand_run", None) is not None:
+            return int(args.subcommand_run(args))
         parser.print_help()
         return int(ExitCode.OK)
     except HomescopeError as err:
