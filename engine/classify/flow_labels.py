@@ -46,6 +46,9 @@ def inspect_payloads(p: Packets, assignment: FlowAssignment, table: FlowTable) -
         c["label_source"][flows] = SOURCE_PAYLOAD
 
 
+_DNS_FORMAT_PORT_LABELS = np.array([Label.MDNS, Label.LLMNR, Label.NBNS], dtype=np.uint16)
+
+
 def resolve_labels(records: FlowRecords) -> npt.NDArray[np.uint16]:
     """The final label of each flow: its payload label, else its server port's, else its transport's."""
     cols = records.columns
@@ -73,6 +76,9 @@ def resolve_labels(records: FlowRecords) -> npt.NDArray[np.uint16]:
     fallback[proto == 50] = Label.IPSEC  # ESP
     decided = np.where(by_port != 0, by_port, fallback)
     label = np.where(from_payload, label, decided).astype(np.uint16)
+    # mDNS, LLMNR and NetBIOS names speak DNS's wire format: their ports tell them apart from DNS
+    dns_format = (label == Label.DNS) & np.isin(by_port, _DNS_FORMAT_PORT_LABELS)
+    label[dns_format] = by_port[dns_format]
     # TLS to port 853 is DNS over TLS; QUIC to 853 is DNS over QUIC, counted with it
     dot = ((label == Label.TLS) | (label == Label.QUIC)) & ((server_port == 853) | (client_port == 853))
     label[dot] = Label.DNS_OVER_TLS

@@ -39,6 +39,12 @@ _RTP_PAYLOAD_TYPES[96:128] = True
 _SIP_STARTS = np.array(
     [_u32(m) for m in (b"INVI", b"REGI", b"SIP/", b"OPTI", b"SUBS", b"NOTI", b"BYE ")], dtype=np.uint64
 )
+_NAME_START = np.zeros(256, dtype=bool)  # characters a DNS name's first label starts with
+_NAME_START[
+    [*range(ord("a"), ord("z") + 1), *range(ord("A"), ord("Z") + 1), *range(ord("0"), ord("9") + 1)]
+] = True
+_NAME_START[[ord("_"), ord("-")]] = True
+_DHCP_COOKIE = 0x63825363
 _RTSP_STARTS = np.array([_u32(b"RTSP"), _u32(b"DESC"), _u32(b"SETU"), _u32(b"PLAY")], dtype=np.uint64)
 
 
@@ -128,4 +134,31 @@ def payload_signatures(p: Packets, rows: I64) -> npt.NDArray[np.uint16]:
         & (dport >= 1024)
     )
     mark(rtp, Label.RTP)
+    # DNS on any port, where clear: a standard query or response for one name whose first label is sane
+    flags = (w0 >> np.uint64(32)) & np.uint64(0xFFFF)
+    qdcount = (w0 >> np.uint64(16)) & np.uint64(0xFFFF)
+    ancount = w0 & np.uint64(0xFFFF)
+    nscount = w1 >> np.uint64(48)
+    arcount = (w1 >> np.uint64(32)) & np.uint64(0xFFFF)
+    label_len = (w1 >> np.uint64(24)) & np.uint64(0xFF)
+    label_char = (w1 >> np.uint64(16)) & np.uint64(0xFF)
+    is_response = (flags & np.uint64(0x8000)) != 0
+    header_ok = ((flags >> np.uint64(11)) & np.uint64(0xF)) == 0
+    header_ok &= (flags & np.uint64(0x0040)) == 0
+    counts_ok = np.where(is_response, ancount <= 64, (ancount == 0) & (nscount == 0) & (arcount <= 1))
+    name_ok = (label_len >= 1) & (label_len <= 63) & _NAME_START[label_char.astype(np.intp)]
+    mark(udp & (length >= 17) & header_ok & (qdcount == 1) & counts_ok & name_ok, Label.DNS)
+    # NTP: exactly 48 bytes, version 3 or 4, a client/server/broadcast mode, a stratum up to 16
+    ntp_version = (b0 >> np.uint64(3)) & np.uint64(7)
+    ntp_mode = b0 & np.uint64(7)
+    mark(udp & (length == 48) & (ntp_version >= 3) & (ntp_version <= 4) & (ntp_mode >= 1) & (ntp_mode <= 5)
+         & (b1 <= 16), Label.NTP)  # fmt: skip
+    # DHCP: BOOTP op, Ethernet hardware type and length, and the magic cookie at byte 236
+    dhcp = udp & (length >= 240) & ((b0 == 1) | (b0 == 2)) & (b1 == 1) & (b2 == 6)
+    if dhcp.any():
+        data = p.data if len(p.data) >= 64 else p.data + bytes(64)
+        be32 = unaligned_view(data, ">u4")
+        at = np.where(dhcp, p.payload[rows] + 236, 0)
+        dhcp &= be32[at] == _DHCP_COOKIE
+        mark(dhcp, Label.DHCP)
     return out

@@ -63,6 +63,7 @@ FLOW_COLUMNS: dict[str, tuple[Any, Any]] = {
     "dev_b": (np.int64, -1),
     "server_name": (np.int32, -1),  # id of the name the client asked for (SNI, QUIC SNI, HTTP Host)
     "hello_state": (np.uint8, 0),  # client packets sent to the inspector for a hello (see row_selection)
+    "client_isn": (np.int64, -1),  # the client SYN's sequence number: places segments arriving out of order
 }
 
 
@@ -195,6 +196,7 @@ class FlowTable:
         self._accumulate(p, rows, ids, src_first)
         if new_flows.size:
             self._set_clients(p, rows, ids, src_first, before)
+        self._note_syns(p, rows, ids)
         ts = p.ts[rows]
         finite = ts[np.isfinite(ts)]
         if finite.size:
@@ -216,6 +218,24 @@ class FlowTable:
             np.add.at(c[f"bytes_{side}"], f, wl[sel])
             np.add.at(c[f"payload_{side}"], f, payload[sel])
             np.bitwise_or.at(c[f"flags_{side}"], f, flags[sel])
+
+    def _note_syns(self, p: Packets, rows: I64, ids: I64) -> None:
+        """Remember the initial sequence number of each SYN (without ACK): the client's."""
+        flags = p.tcp_flags[rows]
+        syn = (
+            (p.ip_proto[rows] == TCP)
+            & ((flags & TCP_SYN) != 0)
+            & ((flags & TCP_ACK) == 0)
+            & (p.l4[rows] >= 0)
+        )
+        if not syn.any():
+            return
+        at = p.l4[rows][syn] + 4
+        data = np.frombuffer(p.data, dtype=np.uint8)
+        seq = np.zeros(at.shape[0], dtype=np.int64)
+        for k in range(4):
+            seq = (seq << 8) | data[at + k].astype(np.int64)
+        self.cols["client_isn"][ids[syn]] = seq
 
     def _set_clients(
         self, p: Packets, rows: I64, ids: I64, src_first: npt.NDArray[np.bool_], before: int

@@ -296,11 +296,19 @@ class PayloadInspector:
         if serial in self.flow_names:
             return  # named already (segments after a whole ClientHello)
         asm = self._tls_assemblers.get(serial)
+        # a segment holding a whole ClientHello is the stream's start, whatever the SYN said
         hello = None if asm is not None else _whole_client_hello(row.payload)
         if hello is None:
             # the ClientHello spans segments (or is damaged): let the assembler put it together
             if asm is None:
-                asm = self._tls_assemblers[serial] = ClientHelloAssembler(brief=True)
+                # With the stream's start known, segments may arrive in any order; but a first segment that
+                # opens a TLS record where the SYN said the stream starts elsewhere is taken as the start
+                # (a SYN from an earlier connection on the same ports, or a retransmitted SYN with new seq).
+                known = row.stream_start >= 0
+                opens_record = row.payload[:1] == b"\x16"
+                at_start = known and row.tcp_seq == row.stream_start
+                start = row.stream_start if known and (at_start or not opens_record) else None
+                asm = self._tls_assemblers[serial] = ClientHelloAssembler(start, brief=True)
             asm.feed(row.tcp_seq, row.payload)
             if asm.failed:
                 del self._tls_assemblers[serial]

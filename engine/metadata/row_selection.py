@@ -72,6 +72,7 @@ class InspectedRow(NamedTuple):
     serial: int  # the flow's serial number, -1 when not a flow
     from_a: bool  # direction within the flow
     tcp_seq: int
+    stream_start: int  # where the client's TCP stream starts (SYN + 1), -1 when the SYN was not seen
 
 
 @dataclass(slots=True)
@@ -135,7 +136,16 @@ class RowSelector:
         initial_type = np.where(version == QUIC_V2, 1, 0)
         quic = udp & ((first & 0xC0) == 0xC0) & (((first >> 4) & 3) == initial_type) & ~google
         gquic = udp & (google | old_google)
-        tls_start = tcp & (first == 0x16)
+        # A TLS hello starts the client's stream: with the SYN seen, a segment further into the stream may be
+        # the hello's second part arriving first, and is looked at too.
+        isn = np.where(flow >= 0, cols["client_isn"][np.maximum(flow, 0)], -1)
+        l4 = np.maximum(p.l4, 0)
+        seq = np.zeros(p.l4.shape[0], dtype=np.int64)
+        if tcp.any():
+            seq = np.where(tcp & (p.l4 >= 0), be32[np.where(tcp, l4 + 4, 0)].astype(np.int64), 0)
+        offset = (seq - isn - 1) % (1 << 32)
+        out_of_order = tcp & (isn >= 0) & (offset > 0) & (offset < 1 << 16)
+        tls_start = tcp & ((first == 0x16) | out_of_order)
         whole = _whole_client_hello(u8, p.payload, length)
         # Walk the client packets of flows still open, in capture order: every one counts towards the flow's
         # limit, so a flow costs at most MAX_HELLO_PACKETS iterations of this loop.
@@ -188,6 +198,8 @@ class RowSelector:
         if tcp_rows.any():
             be32 = unaligned_view(data if len(data) >= 64 else data + bytes(64), ">u4")
             seq[tcp_rows] = be32[l4[tcp_rows] + 4]
+        isn = np.where(flow >= 0, self.flows.cols["client_isn"][np.maximum(flow, 0)], -1)
+        stream_start = np.where(isn >= 0, (isn + 1) % (1 << 32), -1)
         out = []
         for values in zip(
             kind[rows].tolist(),
@@ -203,9 +215,10 @@ class RowSelector:
             serial.tolist(),
             fa.from_a[rows].tolist(),
             seq.tolist(),
+            stream_start.tolist(),
             strict=True,
         ):
-            k, off, n, ts, sport, dport, src, dst, sdev, ddev, ser, from_a, tcp_seq = values
+            k, off, n, ts, sport, dport, src, dst, sdev, ddev, ser, from_a, tcp_seq, start = values
             out.append(
                 InspectedRow(
                     k,
@@ -220,6 +233,7 @@ class RowSelector:
                     ser,
                     from_a,
                     tcp_seq,
+                    start,
                 )
             )
         return out

@@ -148,12 +148,6 @@ def test_client_hello_in_two_records_and_two_segments(tmp_path: Path) -> None:
     assert_tls_name(tmp_path, tls_connection(hello, [1000]), "records.example.com")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="out of order, the first client segment of the flow does not start a TLS record: the row "
-    "selection settles the flow as hello-less and the inspector's assembler needs the hello's first "
-    "segment first (it would need the SYN's sequence number to place segments in any order)",
-)
 def test_client_hello_second_segment_first(tmp_path: Path) -> None:
     hello = big_client_hello("reordered.example.com")
     assert_tls_name(tmp_path, tls_connection(hello, [1200], order=[1, 0]), "reordered.example.com")

@@ -267,13 +267,13 @@ def test_a_reverse_dns_failure_is_a_note(tmp_path: Path) -> None:
 
 
 def test_submit_runs_in_the_background_and_shares_a_lookup(tmp_path: Path) -> None:
-    fakes = Fakes(rdap_delay=0.3)
+    fakes = Fakes(rdap_delay=1.5)
     online = lookups(tmp_path, fakes, allow_online=True)
     seen: list[LookupResult] = []
     started = time.monotonic()
     first = online.submit("8.8.8.8", callback=seen.append)
     second = online.submit("8.8.8.8")
-    assert time.monotonic() - started < 0.2  # returned at once
+    assert time.monotonic() - started < 1.0  # returned before the lookup could have finished
     assert first is second
     assert first.result(timeout=5).status == "ok"
     deadline = time.monotonic() + 2

