@@ -159,7 +159,5 @@ def test_quic_assembler_on_encrypted_mutated_frames(frames: bytes) -> None:
     # damaged plaintext behind valid protection: reaches the frame and ClientHello parsers
     datagram = protect_long(0, QUIC_V1, rfc.DCID, 0, frames[:1100])
     asm = QuicInitialAssembler()
-    started = time.perf_counter()
     asm.feed(datagram)
-    assert time.perf_counter() - started < SLOW_LIMIT
     assert not (asm.done and asm.failed)
