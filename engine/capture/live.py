@@ -356,6 +356,8 @@ class LiveCapture:
             raise _tool_not_runnable(self.tool, self.tool_path or self.tool, self.options.interface) from None
         self._proc = proc
         self._finalizer = weakref.finalize(self, _kill_quietly, proc)
+        if self._stopping.is_set():  # stopped while starting (from another thread)
+            self.stop()
         assert proc.stdout is not None and proc.stderr is not None
         set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)
         if set_pipe_size is not None:
@@ -375,6 +377,8 @@ class LiveCapture:
     def batches(self) -> Iterator[RecordBatch]:
         """Record batches as the tool writes them, until it stops. Raises LiveCaptureError when the tool
         cannot start or stops without being asked to."""
+        if self._stopping.is_set() and self._proc is None:
+            return  # stopped before it started
         self.start()
         proc = self._proc
         assert proc is not None and proc.stdout is not None

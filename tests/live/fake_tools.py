@@ -71,8 +71,9 @@ SCRIPT = textwrap.dedent(
     iface = args[args.index("-i") + 1] if "-i" in args else "?"
     flt = args[args.index("-f") + 1] if "-f" in args else ""
     if env.get("FAKE_CAPTURE_LOG"):
-        with open(env["FAKE_CAPTURE_LOG"], "w") as fh:
+        with open(env["FAKE_CAPTURE_LOG"] + ".tmp", "w") as fh:
             fh.write(str(os.getpid()) + "\\n" + "\\0".join(sys.argv))
+        os.replace(env["FAKE_CAPTURE_LOG"] + ".tmp", env["FAKE_CAPTURE_LOG"])
     stopping = []
     signal.signal(signal.SIGINT, lambda s, f: stopping.append(s))
     signal.signal(signal.SIGTERM, lambda s, f: stopping.append(s))

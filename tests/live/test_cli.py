@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 
 from tests.engine.crafted import isb
 from tests.live.fake_tools import DUMPCAP_PERMISSION, FakeTools, install_fake_tools, pid_alive
-from tests.live.writers import pcapng_file, pcapng_header, pcapng_packet, ring_name, wait_for
+from tests.live.writers import pcapng_file, pcapng_header, pcapng_packet, ring_name
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
@@ -107,6 +107,18 @@ def json_lines(proc: subprocess.Popen[str], until: str, timeout: float = 20) -> 
     raise AssertionError(f"no {until!r} event; got {lines}")
 
 
+def progress_until(
+    proc: subprocess.Popen[str], done: Callable[[dict[str, Any]], bool], timeout: float = 20
+) -> dict[str, Any]:
+    """The first progress event for which `done` holds (progress comes every --report-every)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = json_lines(proc, "progress", timeout=deadline - time.monotonic())[-1]
+        if done(event):
+            return event
+    raise AssertionError(f"no such progress within {timeout} s")
+
+
 @pytest.fixture
 def shared_tmp() -> Iterator[Path]:
     """A temporary folder other accounts can reach (pytest's own is private to root)."""
@@ -138,10 +150,7 @@ def test_live_json_until_sigint(tools: FakeTools) -> None:
     with running(argv, env) as proc:
         start = json_lines(proc, "start")
         assert start[0]["tool"] == "dumpcap" and start[0]["command"][-2:] == ["-w", "-"]
-        while True:
-            progress = json_lines(proc, "progress")[-1]
-            if progress["packets"] == 40:
-                break
+        progress = progress_until(proc, lambda e: e["packets"] == 40)
         assert progress["drops"]["interface_rx_dropped"] == 0 and progress["drops"]["final"] is False
         proc.send_signal(signal.SIGINT)
         final = json_lines(proc, "final")[-1]
@@ -315,11 +324,11 @@ def test_follow_json_from_now(tmp_path: Path) -> None:
     old.write_bytes(pcapng_file(range(5)))
     argv = command("follow", str(tmp_path), "--from-now", "--json", "--report-every", "0.2")
     with running(argv, env_with()) as proc:
-        json_lines(proc, "progress")
+        # "now" is when the follower reaches the end of the newest file
+        progress_until(proc, lambda e: e["state"] == "following")
         with open(old, "ab") as fh:
             fh.write(b"".join(pcapng_packet(n) for n in range(5, 8)))
-        while json_lines(proc, "progress")[-1]["packets"] < 3:
-            pass
+        progress_until(proc, lambda e: e["packets"] >= 3)
         proc.send_signal(signal.SIGINT)
         final = json_lines(proc, "final")[-1]
         assert proc.wait(15) == 0
@@ -391,7 +400,7 @@ def test_live_then_wait_for_tool_gone(tools: FakeTools) -> None:
     env = env_with(f"{tools.bin}{os.pathsep}{os.environ['PATH']}")
     with running(command("live", "-i", "lo", "--json", "--report-every", "0.2"), env) as proc:
         json_lines(proc, "start")
-        wait_for(lambda: tools.ran() is not None, what="the tool to start")
+        progress_until(proc, lambda e: e["packets"] == 3)
         ran = tools.ran()
         assert ran is not None and pid_alive(ran[0])
         proc.send_signal(signal.SIGTERM)

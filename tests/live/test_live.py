@@ -371,3 +371,11 @@ def test_the_tool_failing_for_another_reason(tools: FakeTools, sysfs: Path) -> N
         "dumpcap stopped unexpectedly before capturing anything (exit status 1): "
         "The capture session could not be initiated (weird)."
     )
+
+
+def test_stopped_before_starting_never_starts_the_tool(tools: FakeTools, sysfs: Path) -> None:
+    tools.configure(**dumpcap_stream(3))  # type: ignore[arg-type]
+    live = capture(tools, sysfs)
+    live.stop()
+    assert list(live.batches()) == []
+    assert tools.ran() is None

@@ -11,19 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.analysis import Analysis
-from engine.capture.follow import DumpFollower
-from engine.capture.watch_session import WatchSession, follow_session
-from engine.errors import HomescopeError
-from tui.subcommands.watch_headless import (
-    Output,
-    add_common_options,
-    make_analysis,
-    report_error,
-    run_session,
-)
+from tui.subcommands.watch_headless import add_common_options
+
+if TYPE_CHECKING:  # the engine is imported when the command runs: `homescope --help` stays quick
+    from engine.analysis import Analysis
+    from engine.capture.follow import DumpFollower
+    from engine.capture.watch_session import WatchSession
 
 NAME = "follow"
 
@@ -67,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> WatchSession:
     """The follow session for these arguments, its folder checked, not started. Raises CaptureError."""
+    from engine.capture.follow import DumpFollower
+    from engine.capture.watch_session import follow_session
+
     session = follow_session(args.directory, start=args.start, pattern=args.pattern, analysis=analysis)
     assert isinstance(session.source, DumpFollower)
     session.source.check()
@@ -74,6 +72,10 @@ def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.capture.follow import DumpFollower
+    from engine.errors import HomescopeError
+    from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+
     output = Output(json_lines=args.json)
     try:
         analysis, labels = make_analysis(args.config)

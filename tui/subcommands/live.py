@@ -11,19 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.analysis import Analysis
-from engine.capture.live import LiveCapture, LiveOptions
-from engine.capture.watch_session import WatchSession, live_session
-from engine.errors import HomescopeError
-from tui.subcommands.watch_headless import (
-    Output,
-    add_common_options,
-    make_analysis,
-    report_error,
-    run_session,
-)
+from tui.subcommands.watch_headless import add_common_options
+
+if TYPE_CHECKING:  # the engine is imported when the command runs: `homescope --help` stays quick
+    from engine.analysis import Analysis
+    from engine.capture.live import LiveOptions
+    from engine.capture.watch_session import WatchSession
 
 NAME = "live"
 # Absorbs the moments homescope reads slower than packets arrive (a snapshot for the screen, a burst):
@@ -69,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> LiveOptions:
+    from engine.capture.live import LiveOptions
+
     return LiveOptions(
         interface=args.interface,
         capture_filter=args.capture_filter or None,
@@ -81,6 +78,9 @@ def options_from(args: argparse.Namespace) -> LiveOptions:
 def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> WatchSession:
     """The live session for these arguments, checked (tool and interface) but not started. Raises
     LiveCaptureError."""
+    from engine.capture.live import LiveCapture
+    from engine.capture.watch_session import live_session
+
     session = live_session(options_from(args), analysis=analysis)
     assert isinstance(session.source, LiveCapture)
     session.source.check()
@@ -88,6 +88,10 @@ def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.capture.live import LiveCapture
+    from engine.errors import HomescopeError
+    from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+
     output = Output(json_lines=args.json)
     try:
         analysis, labels = make_analysis(args.config)

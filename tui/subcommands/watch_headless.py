@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from engine.analysis import Analysis
-from engine.capture.watch_session import WatchSession
-from engine.errors import ExitCode, HomescopeError
-from engine.report.formatting import human_bytes, human_rate
+if TYPE_CHECKING:  # the engine is imported when a command runs: `homescope --help` stays quick
+    from engine.analysis import Analysis
+    from engine.capture.watch_session import WatchSession
+    from engine.errors import HomescopeError
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +64,7 @@ def _positive_float(text: str) -> float:
 def make_analysis(config: str | None) -> tuple[Analysis, Any]:
     """An analysis that keeps memory flat however long it runs, and the device labels for the report."""
     from engine.address_scope import HomeNetwork
+    from engine.analysis import Analysis
     from engine.config import load_settings
     from engine.labels import Labels
 
@@ -140,7 +141,9 @@ def run_session(
 ) -> int:
     """Run `session` until a signal, `--duration`, or the source ends; print as it goes and at the end.
     Returns the exit code."""
+    from engine.errors import ExitCode
     from engine.report import build_report, render_text
+    from engine.report.formatting import human_bytes, human_rate
 
     started = time.monotonic()
     deadline = started + args.duration if args.duration else None
