@@ -76,6 +76,13 @@ def open_capture(path: str, source_index: int = 0, status: SourceStatus | None =
     status = status if status is not None else SourceStatus(path=path)
     stream = open_byte_stream(path)
     status.size = stream.size
+    return open_capture_stream(stream, status, source_index)
+
+
+def open_capture_stream(stream: ByteStream, status: SourceStatus, source_index: int = 0) -> CaptureFile:
+    """Read a capture from an already opened ByteStream (a pipe from a capture tool, a followed file) by
+    its magic number. Closes the stream and raises CaptureError when it is not a capture."""
+    path = status.path
     try:
         head = stream.read_exact(4)
         if head[:4] in PCAP_MAGICS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import traceback
@@ -178,4 +179,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 if __name__ == "__main__":
+    # A Ctrl-C in the terminal reaches the whole process group: the analysis decides when to stop (a
+    # live capture still reads its last packets), and ends this child by closing its input.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))

@@ -1,11 +1,12 @@
-"""Headless investigation subcommands of `homescope`: `findings`, `export` and `lookup`.
+"""The `homescope` subcommands besides `report`: one module each.
 
-Each module has `register(subparsers)`, which adds its parser (importing nothing heavy), and `run(args)`,
-which does the work and returns an exit code, reporting every error as one message (never a traceback).
+Each module has `register(subparsers)`, which adds its parser (importing nothing heavy, so `homescope
+--help` stays quick), and `run(args)`, which does the work and returns an exit code, reporting every error
+as one message (never a traceback). `live` and `follow` also have `open_session(args)` for the TUI.
 """
 
-from tui.subcommands import export, findings, lookup
+from tui.subcommands import export, findings, follow, live, lookup
 
-SUBCOMMANDS = (findings, export, lookup)
+SUBCOMMANDS = (live, follow, findings, export, lookup)
 
-__all__ = ["SUBCOMMANDS", "export", "findings", "lookup"]
+__all__ = ["SUBCOMMANDS", "export", "findings", "follow", "live", "lookup"]

@@ -1,0 +1,94 @@
+"""Capture sessions over a live capture or a followed dump folder, for the TUI and the headless commands.
+
+`live_session(options)` and `follow_session(folder)` return a `WatchSession`: a `CaptureSession`
+(mode LIVE or FOLLOW) whose batches come from the source, whose `Progress.drops` is the source's drop
+count, and whose `stop()` first stops the source and lets it end by itself, so that a capture tool's
+last packets and final statistics are read before the ingest thread stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from engine.analysis import Analysis
+from engine.capture.follow import DumpFollower, ResumePoint, StartAt
+from engine.capture.live import LiveCapture, LiveOptions
+from engine.capture.records import RecordBatch, SourceStatus
+from engine.capture.source import CaptureSet
+from engine.errors import HomescopeError
+from engine.session import CaptureSession, Progress, SessionMode
+
+
+class WatchSource(Protocol):
+    """A source that runs until stopped: LiveCapture or DumpFollower."""
+
+    statuses: list[SourceStatus]
+
+    def batches(self) -> Iterator[RecordBatch]: ...
+
+    def stop(self) -> None: ...
+
+    def drops(self) -> int | None: ...
+
+
+class WatchSession(CaptureSession):
+    """A CaptureSession fed by a WatchSource (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: WatchSource,
+        *,
+        mode: SessionMode,
+        label: str,
+        analysis: Analysis | None = None,
+        on_error: Callable[[HomescopeError], None] | None = None,
+    ) -> None:
+        capture = CaptureSet([])
+        capture.paths = [label]
+        capture.statuses = source.statuses  # the same list: files the follower opens appear in it
+        super().__init__(capture, mode=mode, analysis=analysis, batches=source.batches, on_error=on_error)
+        self.source = source
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the source, give it `timeout` seconds to end (a capture tool writes its statistics when
+        it stops), then stop the ingest thread."""
+        self.source.stop()
+        self.wait(timeout)
+        super().stop(timeout)
+
+    def progress(self) -> Progress:
+        self.drops = self.source.drops()
+        return super().progress()
+
+
+def live_session(
+    options: LiveOptions,
+    *,
+    analysis: Analysis | None = None,
+    on_error: Callable[[HomescopeError], None] | None = None,
+) -> WatchSession:
+    """A live capture session; `session.source` is the LiveCapture. Nothing runs before `start()`;
+    start-up problems (permission, interface, tool, filter) arrive as a LiveCaptureError through
+    `on_error` and `Progress.error`. Call `LiveCapture.check()` first to catch the early ones at once."""
+    source = LiveCapture(options)
+    return WatchSession(
+        source, mode=SessionMode.LIVE, label=f"live:{options.interface}", analysis=analysis, on_error=on_error
+    )
+
+
+def follow_session(
+    directory: str,
+    *,
+    start: StartAt = "start",
+    pattern: str | None = None,
+    resume: ResumePoint | None = None,
+    analysis: Analysis | None = None,
+    on_error: Callable[[HomescopeError], None] | None = None,
+) -> WatchSession:
+    """A session following a dump folder; `session.source` is the DumpFollower (its `status()` is for the
+    status bar, its `resume_point()` for a history store)."""
+    source = DumpFollower(directory, start=start, pattern=pattern, resume=resume)
+    return WatchSession(
+        source, mode=SessionMode.FOLLOW, label=directory, analysis=analysis, on_error=on_error
+    )

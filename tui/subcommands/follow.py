@@ -1,0 +1,138 @@
+"""`homescope follow DIR`: read a folder of rotating dumps and follow it as the capture writes it.
+
+Needs no capture rights, only read access to the folder (on the Pi: the homescope group). `run(args)`
+is the headless mode (a rolling summary, then a report on Ctrl-C, SIGTERM or --duration); the TUI
+builds the same session with `open_session(args)`. Exit codes: 0 after a clean stop, 3 when the folder
+cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from tui.subcommands.watch_headless import add_common_options
+
+if TYPE_CHECKING:  # the engine is imported when the command runs: `homescope --help` stays quick
+    from engine.analysis import Analysis
+    from engine.capture.follow import DumpFollower
+    from engine.capture.watch_session import WatchSession
+
+NAME = "follow"
+
+
+def register(subparsers: Any) -> None:
+    """Add `follow` to the `homescope` command's subparsers."""
+    parser = subparsers.add_parser(
+        NAME,
+        help="read a folder of rotating dumps (dumpcap ring, tcpdump -G/-C) and follow it as it grows",
+        description="Read the capture files already in DIR in time order, then follow the newest as the "
+        "capture tool writes it and move on when it rotates. No capture rights needed. Prints a summary "
+        "every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration).",
+    )
+    add_arguments(parser)
+    parser.set_defaults(subcommand_run=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", metavar="DIR", help="the dump folder, e.g. /var/lib/homescope/dumps")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
+        "--from-start",
+        dest="start",
+        action="store_const",
+        const="start",
+        help="read every file already there first (the default)",
+    )
+    start.add_argument(
+        "--from-now",
+        dest="start",
+        action="store_const",
+        const="now",
+        help="skip what is there: only packets written from now on",
+    )
+    parser.set_defaults(start="start")
+    parser.add_argument(
+        "--pattern", metavar="GLOB", help="only files whose names match, e.g. 'hs_*.pcapng*' (default: all)"
+    )
+    add_common_options(parser)
+
+
+def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> WatchSession:
+    """The follow session for these arguments, its folder checked, not started. Raises CaptureError."""
+    from engine.capture.follow import DumpFollower
+    from engine.capture.watch_session import follow_session
+
+    session = follow_session(args.directory, start=args.start, pattern=args.pattern, analysis=analysis)
+    assert isinstance(session.source, DumpFollower)
+    session.source.check()
+    return session
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.capture.follow import DumpFollower
+    from engine.errors import HomescopeError
+    from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+
+    output = Output(json_lines=args.json)
+    try:
+        analysis, labels = make_analysis(args.config)
+    except HomescopeError as err:
+        report_error(err, output)
+        return int(err.exit_code)
+    try:
+        session = open_session(args, analysis)
+    except HomescopeError as err:
+        analysis.close()
+        report_error(err, output)
+        return int(err.exit_code)
+    follower = session.source
+    assert isinstance(follower, DumpFollower)
+    where = "only what is written from now on" if args.start == "now" else "from the oldest file there"
+    output.text(f"homescope follow: reading {args.directory} {where}; Ctrl-C stops and prints the report")
+    output.event("start", directory=args.directory, start=args.start, pattern=args.pattern)
+
+    def status_fields() -> dict[str, Any]:
+        st = follower.status()
+        return {"state": str(st.state), "file": st.file, "offset": st.offset, "files_read": st.files_read}
+
+    def resume() -> dict[str, Any]:
+        point = follower.resume_point()
+        return {"resume": {"file": point.file, "offset": point.offset} if point else None}
+
+    def resume_lines() -> list[str]:
+        point = follower.resume_point()
+        st = follower.status()
+        lines = [f"files read to their end: {st.files_read}"]
+        if point is not None:
+            lines.append(f"last complete record: {point.file} at byte {point.offset:,}")
+        return lines
+
+    return run_session(
+        session,
+        args=args,
+        labels=labels,
+        output=output,
+        status_text=lambda: follower.status().describe(),
+        status_fields=status_fields,
+        notes=follower.events_since,
+        drop_lines=lambda: _drop_lines(follower),
+        drop_summary=lambda: _drop_summary(follower),
+        final_fields=lambda: {**status_fields(), **resume()},
+        final_lines=resume_lines,
+    )
+
+
+def _drop_summary(follower: DumpFollower) -> str:
+    dropped = follower.drops()
+    return "drops not in the files" if dropped is None else f"{dropped:,} dropped (capture statistics)"
+
+
+def _drop_lines(follower: DumpFollower) -> list[str]:
+    dropped = follower.drops()
+    if dropped is None:
+        return [
+            "the dump files carry no drop counts (a dumpcap ring writes none); the capture service's "
+            "journal has them: journalctl -u homescope-capture | grep dropped"
+        ]
+    return [f"{dropped:,} packets dropped, from the statistics blocks in the files"]
