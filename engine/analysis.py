@@ -1,7 +1,9 @@
 """One analysis: capture sources through the decoder into the aggregators, and immutable snapshots of it.
 
 `Analysis.ingest` runs every aggregator over a decoded batch; `snapshot()` returns an `AnalysisSnapshot`
-that another thread (the TUI) can read while ingestion goes on. With `depth="traffic"` only the whole-
+that another thread (the TUI) can read while ingestion goes on. Closed flows are kept under a retention
+policy (engine/flows/closed_flows.py) and, all of them, folded into the contact log the findings read
+(engine/flows/contacts.py), once the payload inspector has named them. With `depth="traffic"` only the whole-
 capture counters run (totals, MACs, hosts, EtherTypes, IP protocols): the fast headless summary.
 """
 
@@ -28,6 +30,7 @@ from engine.decode.decoder import decode, is_supported_linktype
 from engine.decode.packets import Packets
 from engine.devices.device_table import DeviceRecords, DeviceTable
 from engine.flows.closed_flows import ClosedFlows, Retention
+from engine.flows.contacts import ContactLimits, ContactLog, ContactLogSnapshot
 from engine.flows.flow_summaries import FlowSummaries, FlowSummarySnapshot
 from engine.flows.flow_table import FlowRecords, FlowTable, FlowTimeouts
 from engine.home_network import HomeNetwork
@@ -73,6 +76,8 @@ class AnalysisSnapshot:
     book: AddressBook | None = None  # resolves the address ids of flows, devices and remotes
     metadata: MetadataSnapshot | None = None
     clock: float | None = None  # the packet clock: newest timestamp ingested
+    # every closed flow folded into contacts, whatever the closed-flow retention keeps (the findings read it)
+    contacts: ContactLogSnapshot | None = None
 
 
 class Analysis:
@@ -89,6 +94,7 @@ class Analysis:
         dns_log_limit: int = LOG_LIMIT,
         inspector: Literal["local", "process"] = "local",
         timeline_bins: dict[int, int] | None = None,
+        contact_limits: ContactLimits | None = None,
     ) -> None:
         self.depth: Depth = depth
         self.totals = TrafficTotals()
@@ -113,6 +119,11 @@ class Analysis:
                 else LocalInspector(dns_log_limit=dns_log_limit)
             )
         self._closed_serials: list[int] = []
+        # closed flows wait here until the inspector has named them (their server names), then go into the
+        # contact log
+        self.contacts = ContactLog(contact_limits) if depth == "full" else None
+        self._unnamed: list[tuple[FlowRecords, npt.NDArray[np.uint16]]] = []
+        self._unnamed_count = 0
         self._batches = 0
         self._lock = threading.Lock()
 
@@ -121,6 +132,9 @@ class Analysis:
         self.summaries.add(records, labels)
         self.closed.add(records, labels)
         self._closed_serials.extend(records.columns["serial"].tolist())
+        if self.contacts is not None:
+            self._unnamed.append((records, labels))
+            self._unnamed_count += len(records)
 
     def ingest_batch(self, batch: RecordBatch) -> Packets:
         packets = decode(batch)
@@ -148,11 +162,39 @@ class Analysis:
             batch = InspectionBatch(rows, self._closed_serials)
             self._closed_serials = []
             self._batches += 1
-            if self._batches % _PRUNE_EVERY == 0:
-                batch.keep_serials = self._alive_serials()
             assert self.inspector is not None
             self.inspector.submit(batch)
+            prune = self._batches % _PRUNE_EVERY == 0
+            # a local inspector names flows as the batch is submitted; one in its own process is asked now
+            # and then (a round trip), so that the flows waiting for their names stay few
+            if (
+                prune
+                or (self._unnamed and isinstance(self.inspector, LocalInspector))
+                or self._unnamed_count >= _NAME_FLOWS_EVERY
+            ):
+                keep = self._alive_serials() if prune else None
+                pending = self._pending_serials()
+                self._fold_closed(self.inspector.names(pending, keep) if pending or keep is not None else {})
             self.timeline.ingest(p, devices.src, devices.dst)
+
+    def _pending_serials(self) -> list[int]:
+        return [s for records, _ in self._unnamed for s in records.columns["serial"].tolist()]
+
+    def _fold_closed(self, names: dict[int, int]) -> None:
+        """Closed flows waiting for their server names go into the contact log, named."""
+        if not self._unnamed or self.contacts is None:
+            return
+        parts = self._unnamed
+        self._unnamed, self._unnamed_count = [], 0
+        if len(parts) > 1:
+            records = FlowRecords.concat([r for r, _ in parts])
+            labels = np.concatenate([lab for _, lab in parts])
+        else:  # the closed flows' own records: name a copy of the column, not theirs
+            records, labels = parts[0]
+            columns = {**records.columns, "server_name": records.columns["server_name"].copy()}
+            records = replace(records, columns=columns)
+        _fill_server_names(records, names)
+        self.contacts.add(records, labels)
 
     def _alive_serials(self) -> list[int]:
         """Serial numbers of the flows this analysis still holds: active ones and retained closed ones."""
@@ -189,6 +231,7 @@ class Analysis:
             closed, closed_labels = self.closed.records()
             for records in (active, closed):
                 _fill_server_names(records, flow_names)
+            self._fold_closed(flow_names)
             metadata = self._resolve_device_refs(metadata)
             devices = self.devices.snapshot()
             flows = FlowsSnapshot(
@@ -208,6 +251,7 @@ class Analysis:
                 book=self.book,
                 metadata=metadata,
                 clock=self.flows.now if np.isfinite(self.flows.now) else None,
+                contacts=self.contacts.snapshot() if self.contacts is not None else None,
             )
 
     def _resolve_device_refs(self, meta: MetadataSnapshot) -> MetadataSnapshot:
@@ -254,6 +298,7 @@ def inspector_mode(paths: Iterable[str]) -> Literal["local", "process"]:
 
 
 _PRUNE_EVERY = 64  # batches between telling the inspector which flows the analysis still holds
+_NAME_FLOWS_EVERY = 32768  # closed flows waiting for their names before the inspector is asked
 
 
 def _fill_server_names(records: FlowRecords, names: dict[int, int]) -> None:

@@ -389,6 +389,11 @@ def load_settings(path: Path | None = None, overrides: Mapping[str, object] | No
     return _settings(merged, findings, file_path if raw is not None else None)
 
 
+def default_settings() -> Settings:
+    """The built-in defaults, without reading any file or environment variable."""
+    return _settings({}, {}, None)
+
+
 def _settings(merged: Mapping[str, object], findings: Mapping[str, object], source: Path | None) -> Settings:
     def get(key: str, default: object) -> object:
         return merged.get(key, default)

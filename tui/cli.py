@@ -73,6 +73,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from engine.report import build_report, render_text
 
     settings = load_settings(Path(args.config) if args.config else None)
+    if not args.traffic_only:
+        from engine.findings import rule_options
+
+        rule_options(settings)  # invalid [findings] settings fail before the analysis
     labels_path = Path(args.labels) if args.labels else settings.labels_file
     labels = Labels.load(labels_path) if labels_path is not None and labels_path.exists() else None
     home = HomeNetwork(settings.home_prefixes, cgnat_is_local=settings.cgnat_is_local)
@@ -92,7 +96,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
         snapshot = analysis.snapshot()
     finally:
         analysis.close()
-    report = build_report(snapshot, capture.statuses, labels=labels, top_flows=args.top_flows)
+    geo = None
+    if not args.traffic_only:
+        from engine.findings import needs_geo
+
+        if needs_geo(settings):
+            from engine.enrich.geo import shared_geo
+
+            geo = shared_geo()
+    # the findings (evaluated with the settings) never change the exit code
+    report = build_report(
+        snapshot, capture.statuses, labels=labels, top_flows=args.top_flows, settings=settings, geo=geo
+    )
     text = json.dumps(report, indent=1) + "\n" if args.json else render_text(report, top=args.top)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:

@@ -1,5 +1,9 @@
-"""What every rule reads from a snapshot, computed once per evaluation: flows seen from the home side
+"""What every rule reads from a snapshot, computed once per evaluation: contacts seen from the home side
 (which device, which remote, bytes up and down), device names, remote names, and the time span.
+
+The rules read the contact log (engine/flows/contacts.py) and the active flows, never the closed flows the
+snapshot kept: those depend on the retention policy (a report keeps the largest, the monitor the most
+recent), the contact log does not, so the findings are the same under every policy.
 
 Flows are turned around so that each row has a *local device* and a *peer* (the other side), whatever the
 direction of the connection. The local device is a device that is not a router: the one with a home
@@ -21,7 +25,8 @@ from engine.address_scope import HomeNetwork, address_halves
 from engine.analysis import AnalysisSnapshot
 from engine.config import Settings
 from engine.decode.decoder import TS_MAX, TS_MIN
-from engine.findings.model import FindingDevice, FindingRemote
+from engine.findings.model import MAX_REFERENCES, FindingDevice, FindingRemote
+from engine.flows.contacts import ContactTable, contact_table
 from engine.labels import Labels
 from engine.views.devices import DeviceView, device_views
 
@@ -32,18 +37,22 @@ Mask = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True, slots=True)
 class HomeFlows:
-    """Flows seen from the home side, one row per flow (closed flows first, then active ones)."""
+    """Contacts seen from the home side, one row per contact key of the contact log (the flows of one client
+    to one server, port, protocol and server name, folded together: engine/flows/contacts.py), then one row
+    per still-active flow. `flows` counts the flows of a row; the flows themselves (start, end, serial) are
+    in `FindingContext.contacts`."""
 
-    serial: I64
+    first_serial: I64  # serial of the row's first flow
+    flows: I64  # flows in the row
     first_ts: F64
     last_ts: F64
     device: I64  # the local device, -1 for none
     local: I64  # address id of the home side
     peer: I64  # address id of the other side
     peer_internet: Mask
-    outbound: Mask  # the local side started the flow (it is the client)
+    outbound: Mask  # the local side started the flows (it is the client)
     server_port: I64
-    client_port: I64
+    client_port: I64  # the lowest
     proto: I64
     label: I64
     bytes_up: I64  # from the local side to the peer
@@ -55,14 +64,14 @@ class HomeFlows:
     bytes: I64  # both ways
 
     def __len__(self) -> int:
-        return int(self.serial.shape[0])
+        return int(self.flows.shape[0])
 
 
 def _empty_flows() -> HomeFlows:
     i = np.zeros(0, dtype=np.int64)
     f = np.zeros(0, dtype=np.float64)
     b = np.zeros(0, dtype=bool)
-    return HomeFlows(i, f, f, i, i, i, b, b, i, i, i, i, i, i, i, i, i, i, i)
+    return HomeFlows(i, i, f, f, i, i, i, b, b, i, i, i, i, i, i, i, i, i, i, i)
 
 
 class FindingContext:
@@ -162,19 +171,27 @@ class FindingContext:
     # ---- flows -------------------------------------------------------------------------------------
 
     @cached_property
+    def contacts(self) -> ContactTable:
+        """Every contact of the analysis: the contact log (all closed flows, whatever the closed-flow
+        retention kept) and the active flows; without a log, the flows the snapshot holds."""
+        snap = self.snapshot
+        if snap.flows is None:
+            return contact_table(None)
+        active = (snap.flows.active, snap.flows.active_labels)
+        if snap.contacts is not None:
+            return contact_table(snap.contacts, [active], clock=snap.clock)
+        return contact_table(None, [(snap.flows.closed, snap.flows.closed_labels), active], clock=snap.clock)
+
+    @cached_property
     def flows(self) -> HomeFlows:
         snap = self.snapshot
         if snap.flows is None or snap.book is None:
             return _empty_flows()
-        records, labels = snap.flows.all()
-        if not len(records):
+        c = self.contacts
+        if not len(c):
             return _empty_flows()
-        c = records.columns
-        client_is_b = c["client"] == 1
-        client_id = np.where(client_is_b, records.b_id, records.a_id)
-        server_id = np.where(client_is_b, records.a_id, records.b_id)
-        client_dev = np.where(client_is_b, c["dev_b"], c["dev_a"])
-        server_dev = np.where(client_is_b, c["dev_a"], c["dev_b"])
+        client_id, server_id = c.client_id, c.server_id
+        client_dev, server_dev = c.client_dev, c.server_dev
         internet = snap.book.internet
         client_inet = internet[client_id]
         server_inet = internet[server_id]
@@ -189,31 +206,27 @@ class FindingContext:
         server_home = server_ok & ~server_inet
         outbound = (client_ok & ~client_inet) | (client_ok & ~server_home)
         device = np.where(outbound, client_dev, np.where(server_ok, server_dev, -1))
-        c2s_bytes = np.where(client_is_b, c["bytes_ba"], c["bytes_ab"])
-        s2c_bytes = np.where(client_is_b, c["bytes_ab"], c["bytes_ba"])
-        c2s_packets = np.where(client_is_b, c["packets_ba"], c["packets_ab"])
-        s2c_packets = np.where(client_is_b, c["packets_ab"], c["packets_ba"])
-        server_port = np.where(client_is_b, records.port_a, records.port_b).astype(np.int64)
         return HomeFlows(
-            serial=c["serial"].astype(np.int64),
-            first_ts=c["first_ts"].astype(np.float64),
-            last_ts=c["last_ts"].astype(np.float64),
+            first_serial=c.first_serial,
+            flows=c.flows,
+            first_ts=c.first_ts,
+            last_ts=c.last_ts,
             device=device.astype(np.int64),
             local=np.where(outbound, client_id, server_id).astype(np.int64),
             peer=np.where(outbound, server_id, client_id).astype(np.int64),
             peer_internet=np.where(outbound, server_inet, client_inet).astype(bool),
             outbound=outbound.astype(bool),
-            server_port=server_port,
-            client_port=np.where(client_is_b, records.port_b, records.port_a).astype(np.int64),
-            proto=records.proto.astype(np.int64),
-            label=labels.astype(np.int64),
-            bytes_up=np.where(outbound, c2s_bytes, s2c_bytes).astype(np.int64),
-            bytes_down=np.where(outbound, s2c_bytes, c2s_bytes).astype(np.int64),
-            packets_up=np.where(outbound, c2s_packets, s2c_packets).astype(np.int64),
-            packets_down=np.where(outbound, s2c_packets, c2s_packets).astype(np.int64),
-            payload=(c["payload_ab"] + c["payload_ba"]).astype(np.int64),
-            server_name=c["server_name"].astype(np.int64),
-            bytes=(c2s_bytes + s2c_bytes).astype(np.int64),
+            server_port=c.server_port,
+            client_port=c.client_port,
+            proto=c.proto,
+            label=c.label,
+            bytes_up=np.where(outbound, c.bytes_c2s, c.bytes_s2c).astype(np.int64),
+            bytes_down=np.where(outbound, c.bytes_s2c, c.bytes_c2s).astype(np.int64),
+            packets_up=np.where(outbound, c.packets_c2s, c.packets_s2c).astype(np.int64),
+            packets_down=np.where(outbound, c.packets_s2c, c.packets_c2s).astype(np.int64),
+            payload=c.payload,
+            server_name=c.server_name,
+            bytes=(c.bytes_c2s + c.bytes_s2c).astype(np.int64),
         )
 
     def device_flows(self) -> Mask:
@@ -265,7 +278,8 @@ class FindingContext:
         peers, inverse = np.unique(f.peer[members], return_inverse=True)
         by_bytes = np.bincount(inverse.reshape(-1), weights=f.bytes[members], minlength=peers.shape[0])
         addresses = [self.address(int(peers[i])) for i in np.argsort(-by_bytes, kind="stable").tolist()]
-        ports, counts = np.unique(f.server_port[members], return_counts=True)
+        ports, port_inverse = np.unique(f.server_port[members], return_inverse=True)
+        counts = np.bincount(port_inverse.reshape(-1), weights=f.flows[members], minlength=ports.shape[0])
         port = int(ports[np.argmax(counts)]) if ports.size else None
         single = addresses[0] if len(addresses) == 1 else None
         label = name or (self.passive_name(single) if single is not None else None)
@@ -278,11 +292,37 @@ class FindingContext:
             names.extend(self.dns_names_of(address))
         return list(dict.fromkeys(names))
 
-    def recent_serials(self, members: I64) -> list[int]:
-        """Flow serials of these rows, newest first."""
-        f = self.flows
-        order = np.argsort(-f.first_ts[members], kind="stable")
-        return [int(s) for s in f.serial[members[order]].tolist()]
+    def flow_count(self, members: I64) -> int:
+        """How many flows these rows hold."""
+        return int(self.flows.flows[members].sum())
+
+    def recent_serials(self, members: I64, limit: int = MAX_REFERENCES) -> list[int]:
+        """Serials of the newest flows of these rows (at most `limit`), newest first."""
+        c = self.contacts
+        idx = c.event_indices(members)
+        if idx.size > limit:
+            idx = idx[np.argpartition(-c.event_start[idx], limit - 1)[:limit]]
+        idx = idx[np.lexsort((-c.event_serial[idx], -c.event_start[idx]))]
+        return [int(s) for s in c.event_serial[idx].tolist()]
+
+    def first_serials(self, members: I64, limit: int = MAX_REFERENCES) -> list[int]:
+        """Serials of the first flows of these rows (at most `limit`), oldest first: each row's first flow,
+        and the flows its ring still holds."""
+        c = self.contacts
+        idx = c.event_indices(members)
+        starts = np.concatenate([c.first_ts[members], c.event_start[idx]])
+        serials = np.concatenate([c.first_serial[members], c.event_serial[idx]])
+        order = np.lexsort((serials, starts))
+        chosen = list(dict.fromkeys(int(s) for s in serials[order].tolist()))
+        return chosen[:limit]
+
+    def event_rows(self, rows: I64) -> tuple[I64, I64]:
+        """The kept flows of these rows: indices into the contact table's event arrays, and for each the
+        position in `rows` of its row."""
+        c = self.contacts
+        idx = c.event_indices(rows)
+        counts = c.event_offsets[rows + 1] - c.event_offsets[rows]
+        return idx, np.repeat(np.arange(rows.shape[0], dtype=np.int64), counts)
 
 
 def plausible(ts: npt.ArrayLike) -> Mask:

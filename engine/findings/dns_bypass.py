@@ -166,10 +166,11 @@ def _finding(ctx: FindingContext, use: _Use, home: str, severity: Severity) -> F
     last = float(f.last_ts[rows].max()) if rows.size else use.last_ts
     name = use.name or ctx.passive_name(use.server)
     server = f"{name} ({use.server})" if name else use.server
-    connections = int(rows.size) or use.queries
+    flow_count = ctx.flow_count(rows) if rows.size else 0
+    connections = flow_count or use.queries
     connections_text = plural(connections, "connection")
     if use.kind == "dns":
-        count = use.queries or int(rows.size)
+        count = use.queries or flow_count
         explanation = (
             f"{who} sent {plural(count, 'DNS lookup')} to {server} instead of {home}: "
             "they bypass any filtering at home, and travel unencrypted."
@@ -188,7 +189,6 @@ def _finding(ctx: FindingContext, use: _Use, home: str, severity: Severity) -> F
             "see them."
         )
         title, port = "DNS over HTTPS", 443
-    order = np.argsort(-f.first_ts[rows], kind="stable") if rows.size else rows
     return Finding(
         rule=NAME,
         kind=use.kind,
@@ -201,7 +201,8 @@ def _finding(ctx: FindingContext, use: _Use, home: str, severity: Severity) -> F
         first_ts=first,
         last_ts=last,
         evidence=Evidence.of(
-            flows=[int(s) for s in f.serial[rows[order]].tolist()] if rows.size else [],
+            flows=ctx.recent_serials(rows) if rows.size else [],
+            flow_count=flow_count,
             dns_names=_dns_names(ctx, use),
             addresses=[use.server],
         ),
@@ -209,7 +210,7 @@ def _finding(ctx: FindingContext, use: _Use, home: str, severity: Severity) -> F
             "resolver": use.server,
             "transport": use.kind,
             "queries": use.queries,
-            "connections": int(rows.size),
+            "connections": flow_count,
             "home_resolvers": home,
         },
     )

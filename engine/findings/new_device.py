@@ -82,7 +82,6 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
             f"so far.{note}"
         )
         rows = np.flatnonzero(f.device == view.id)
-        first_rows = rows[np.argsort(f.first_ts[rows], kind="stable")][:FIRST_FLOWS]
         names: list[str] = []
         if meta is not None:
             names = [e.name for e in meta.dns.entries if e.client_device == view.id and e.kind == "dns"]
@@ -99,8 +98,8 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
                 first_ts=first_seen,
                 last_ts=view.last_ts,
                 evidence=Evidence.of(
-                    flows=[int(s) for s in f.serial[first_rows].tolist()],
-                    flow_count=int(rows.size),
+                    flows=ctx.first_serials(rows, FIRST_FLOWS),
+                    flow_count=ctx.flow_count(rows),
                     dns_names=names,
                     bins=[float(int(first_seen // 60) * 60)],
                     bin_seconds=60,

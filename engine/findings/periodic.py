@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.findings.context import FindingContext, bins_of, plausible
+from engine.findings.context import FindingContext, plausible
 from engine.findings.groups import (
     Members,
     group_ids,
@@ -45,30 +45,53 @@ DAY = 86400.0
 
 def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     f = ctx.flows
+    c = ctx.contacts
     min_contacts = opts.integer("min_contacts")
     wanted = ctx.device_flows() & f.outbound & plausible(f.first_ts)
     if not opts.flag("include_lan"):
         wanted &= f.peer_internet
     rows = np.flatnonzero(wanted)
-    if rows.size < min(min_contacts, 3):
+    if int(f.flows[rows].sum()) < min(min_contacts, 3):
         return []
     endpoint, spelling = ctx.endpoints(rows)
     gid, first_row = group_ids(f.device[rows], endpoint)
     n_groups = first_row.shape[0]
-    ts = f.first_ts[rows]
-    order = np.lexsort((ts, gid))
-    sorted_ts, sorted_gid = ts[order], gid[order]
+    flows_total = grouped_sum(f.flows[rows], gid, n_groups)
+    # only groups with enough flows for either finding are worth the statistics (a contact is a flow or more)
+    runaway_contacts = 1 + opts.number("high_rate_per_hour") * opts.number("min_span_s") / 3600
+    candidate = flows_total >= min(min_contacts, runaway_contacts)
+    keep_rows = candidate[gid]
+    rows, gid = rows[keep_rows], gid[keep_rows]
+    if not rows.size:
+        return []
+    # the contacts: the kept flows of each row. A row whose ring is full lost its oldest flows, so a group
+    # is read from the newest of its rows' oldest kept flows on, where all its flows are still there.
+    events, position = ctx.event_rows(rows)
+    ev_gid = gid[position]
+    ts = c.event_start[events]
+    cut_rows = c.truncated()[rows]
+    cutoff = np.full(n_groups, -np.inf)
+    if cut_rows.any():
+        in_cut = cut_rows[position]
+        oldest_kept = grouped_min(ts[in_cut], position[in_cut], rows.shape[0])
+        np.maximum.at(cutoff, gid[cut_rows], oldest_kept[cut_rows])
+    inside = ts >= cutoff[ev_gid]
+    ts, ev_gid = ts[inside], ev_gid[inside]
+    flows_seen = np.bincount(ev_gid, minlength=n_groups)
+    order = np.lexsort((ts, ev_gid))
+    sorted_ts, sorted_gid = ts[order], ev_gid[order]
     burst = opts.number("burst_s")
     new_contact = np.ones(order.shape[0], dtype=bool)
     new_contact[1:] = (sorted_gid[1:] != sorted_gid[:-1]) | (np.diff(sorted_ts) > burst)
     contact_ts = sorted_ts[new_contact]
     contact_group = sorted_gid[new_contact]
-    contacts = np.bincount(contact_group, minlength=n_groups)
-    # only groups with enough contacts for either finding are worth the statistics
-    runaway_contacts = 1 + opts.number("high_rate_per_hour") * opts.number("min_span_s") / 3600
-    candidate = contacts >= min(min_contacts, runaway_contacts)
-    keep = candidate[contact_group]
-    contact_ts, contact_group = contact_ts[keep], contact_group[keep]
+    seen = np.bincount(contact_group, minlength=n_groups)  # contacts among the flows read
+    # every contact, estimated for the flows let go with the share of contacts among the flows read
+    contacts = np.where(
+        flows_seen > 0,
+        np.rint(seen + (flows_total - flows_seen) * seen / np.maximum(flows_seen, 1)),
+        0,
+    ).astype(np.int64)
     if not contact_ts.size:
         return []
 
@@ -97,31 +120,44 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     on_time = deviation <= tolerance[gap_group]
     regular = grouped_sum(on_time & (beats <= opts.integer("max_missed") + 1), gap_group, n_groups)
     single = grouped_sum(on_time & (beats == 1), gap_group, n_groups)
-    share = regular / np.maximum(contacts - 1, 1)
-    single_share = single / np.maximum(contacts - 1, 1)
-    first = grouped_min(contact_ts, contact_group, n_groups)
+    share = regular / np.maximum(seen - 1, 1)
+    single_share = single / np.maximum(seen - 1, 1)
+    first = np.minimum(
+        grouped_min(f.first_ts[rows], gid, n_groups), grouped_min(contact_ts, contact_group, n_groups)
+    )
     last = grouped_max(contact_ts, contact_group, n_groups)
     span = np.maximum(last - first, 0.0)
 
     periodic = (
         candidate
         & (contacts >= min_contacts)
+        & (seen >= 3)
         & (median >= opts.number("min_interval_s"))
         & (share >= opts.number("min_regular_share"))
         & (single_share >= 0.5)
     )
-    hours_spanned = np.floor(last / 3600) - np.floor(first / 3600) + 1
-    hours = (contact_ts // 3600).astype(np.int64)
-    _, first_of_hour = group_ids(contact_group, hours - hours.min())
-    active_hours = np.bincount(contact_group[first_of_hour], minlength=n_groups)
+    # hours with contacts, from the traffic bins (which go back further than the rings)
+    row_group = np.full(len(f), -1, dtype=np.int64)
+    row_group[rows] = gid
+    bin_group = row_group[c.bin_row]
+    started = (bin_group >= 0) & (c.bin_starts > 0)
+    hour_of_bin = (c.bin_start[started] // 3600).astype(np.int64)
+    hour_group = bin_group[started]
+    hours_from = np.maximum(first, c.bins_since)
+    hours_spanned = np.maximum(np.floor(last / 3600) - np.floor(hours_from / 3600) + 1, 1)
+    active_hours = np.zeros(n_groups, dtype=np.int64)
+    if hour_group.size:
+        _, first_of_hour = group_ids(hour_group, hour_of_bin - hour_of_bin.min())
+        active_hours = np.bincount(hour_group[first_of_hour], minlength=n_groups)
     rate = np.where(span > 0, (contacts - 1) / np.maximum(span, 1e-9) * 3600, 0.0)
     high_rate = opts.number("high_rate_per_hour")
     runaway = (
         candidate
         & ~periodic
+        & (seen >= 2)
         & (span >= opts.number("min_span_s"))
         & (rate >= high_rate)
-        & (active_hours / np.maximum(hours_spanned, 1) >= opts.number("min_active_share"))
+        & (active_hours / hours_spanned >= opts.number("min_active_share"))
     )
     flagged = np.flatnonzero(periodic | runaway)
     if not flagged.size:
@@ -139,8 +175,9 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
         port = remote.port
         evidence = Evidence.of(
             flows=ctx.recent_serials(members),
+            flow_count=ctx.flow_count(members),
             dns_names=ctx.dns_names_for(addresses, endpoint_name),
-            bins=bins_of(f.first_ts[members].tolist(), 3600),
+            bins=(hour_of_bin[hour_group == g] * 3600).tolist(),
             bin_seconds=3600,
             addresses=addresses,
         )

@@ -2,8 +2,9 @@
 without TLS (HTTP), DNS lookups to outside resolvers, Telnet, FTP, mail without TLS, MQTT, ...
 
 One finding per device and protocol, listing the destinations. Only flows that carried application data
-count (`min_payload_bytes`); local discovery and housekeeping protocols (mDNS, SSDP, LLMNR, NetBIOS,
-DHCP, NTP, ICMP, ARP) never count, since they are not in `protocols`. Traffic inside the home network
+count (`min_payload_bytes`; read over the flows of one device to one server, port and protocol, on
+average); local discovery and housekeeping protocols (mDNS, SSDP, LLMNR, NetBIOS, DHCP, NTP, ICMP, ARP)
+never count, since they are not in `protocols`. Traffic inside the home network
 counts only with `include_lan`, as info.
 """
 
@@ -47,7 +48,8 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
     infos = _labels("info_protocols", opts.strings("info_protocols"))
     include_lan = opts.flag("include_lan")
     wanted = ctx.device_flows() & np.isin(f.label, np.array(sorted(watched), dtype=np.int64))
-    wanted &= f.payload >= opts.integer("min_payload_bytes")
+    # the flows of a row carried application data (or none: rows tell them apart), on average this much
+    wanted &= (f.payload > 0) & (f.payload >= opts.integer("min_payload_bytes") * f.flows)
     if not include_lan:
         wanted &= f.peer_internet
     rows = np.flatnonzero(wanted)
@@ -114,6 +116,7 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
                 last_ts=float(last[g]),
                 evidence=Evidence.of(
                     flows=ctx.recent_serials(members),
+                    flow_count=ctx.flow_count(members),
                     dns_names=[r for r in ranked if r not in addresses],
                     addresses=addresses,
                 ),
@@ -153,7 +156,7 @@ RULE = Rule(
         ),
         Option("warning_protocols", ("Telnet", "FTP"), "strings", "protocols that are a warning"),
         Option("info_protocols", ("DNS",), "strings", "protocols that are only info (the rest: notice)"),
-        Option("min_payload_bytes", 1, "int", "application bytes a flow must carry to count", 0),
+        Option("min_payload_bytes", 1, "int", "application bytes a flow must carry to count (on average)", 0),
         Option("include_lan", False, "bool", "also report plaintext inside the home network (as info)"),
     ),
     run=run,

@@ -189,8 +189,9 @@ def _report(
         transport = ip_protocol_name(int(f.proto[row]))
         delay = _sudden(ctx, device, float(first[g]), sudden_after)
         suddenly = f" It started {human_duration(delay)} after the device first appeared." if delay else ""
-        connections = plural(len(members), "connection")
-        details: dict[str, object] = {"connections": len(members), "internet": internet}
+        flow_count = ctx.flow_count(members)
+        connections = plural(flow_count, "connection")
+        details: dict[str, object] = {"connections": flow_count, "internet": internet}
         if kind == "industrial":
             what = INDUSTRIAL_PORTS[port]
             severity = Severity.WARNING if internet else Severity.NOTICE
@@ -254,6 +255,7 @@ def _report(
                 last_ts=float(last[g]),
                 evidence=Evidence.of(
                     flows=ctx.recent_serials(members),
+                    flow_count=flow_count,
                     dns_names=[r for r in ranked if r not in addresses],
                     addresses=addresses,
                 ),

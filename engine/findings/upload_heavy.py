@@ -11,7 +11,7 @@ import numpy as np
 
 from engine.findings.context import FindingContext
 from engine.findings.groups import grouped_sum
-from engine.findings.model import Evidence, Finding, Severity
+from engine.findings.model import MAX_REFERENCES, Evidence, Finding, Severity
 from engine.findings.options import ENABLED, Option, Options
 from engine.findings.rule import Rule
 from engine.findings.wording import human_bytes
@@ -42,10 +42,17 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
             parts = [f"{spelling[i]} ({human_bytes(sent[i])})" for i in ranked if sent[i] > 0]
             if parts:
                 where = ", mostly to " + ", ".join(parts)
+            # the newest flows of the destinations that received the most, those first
             by_upload = rows[np.argsort(-f.bytes_up[rows], kind="stable")]
+            serials: list[int] = []
+            for row in by_upload[:MAX_REFERENCES].tolist():
+                serials += ctx.recent_serials(np.array([row], dtype=np.int64))
+                if len(serials) >= MAX_REFERENCES:
+                    break
             _, addresses = ctx.remote_of(rows)
             evidence = Evidence.of(
-                flows=[int(s) for s in f.serial[by_upload].tolist()],
+                flows=serials,
+                flow_count=ctx.flow_count(rows),
                 dns_names=[spelling[i] for i in ranked if spelling[i] not in addresses],
                 addresses=addresses,
             )

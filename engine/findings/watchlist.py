@@ -120,6 +120,7 @@ def run(ctx: FindingContext, opts: Options) -> list[Finding]:
                     last_ts=float(last[g]),
                     evidence=Evidence.of(
                         flows=ctx.recent_serials(members),
+                        flow_count=ctx.flow_count(members),
                         dns_names=[r for r in ranked if r not in involved],
                         addresses=involved,
                     ),

@@ -39,6 +39,8 @@ class Inspector(Protocol):
 
     def snapshot(self, dns_last: int | None, keep_serials: Iterable[int] | None) -> SnapshotReply: ...
 
+    def names(self, serials: Iterable[int], keep_serials: Iterable[int] | None) -> dict[int, int]: ...
+
     def close(self) -> None: ...
 
 
@@ -52,6 +54,16 @@ def _reply(inspector: PayloadInspector, dns_last: int | None, keep: Iterable[int
     return snap, dict(inspector.flow_names)
 
 
+def _names(inspector: PayloadInspector, serials: Iterable[int], keep: Iterable[int] | None) -> dict[int, int]:
+    """The server-name ids of these flows (those that have one), after every batch sent before; then, with
+    `keep`, forget the names of every other flow."""
+    known = inspector.flow_names
+    found = {s: known[s] for s in serials if s in known}
+    if keep is not None:
+        inspector.forget_flows(set(keep))
+    return found
+
+
 class LocalInspector:
     """The inspector in this process."""
 
@@ -63,6 +75,9 @@ class LocalInspector:
 
     def snapshot(self, dns_last: int | None, keep_serials: Iterable[int] | None) -> SnapshotReply:
         return _reply(self.inspector, dns_last, keep_serials)
+
+    def names(self, serials: Iterable[int], keep_serials: Iterable[int] | None) -> dict[int, int]:
+        return _names(self.inspector, serials, keep_serials)
 
     def close(self) -> None:
         return None
@@ -98,6 +113,8 @@ def serve(requests: IO[bytes], replies: IO[bytes], dns_log_limit: int) -> None:
                 inspector.process(message[1])
             elif message[0] == "snapshot":
                 _send(replies, ("snapshot", _reply(inspector, message[1], message[2])))
+            elif message[0] == "names":
+                _send(replies, ("names", _names(inspector, message[1], message[2])))
             else:
                 return
     except Exception:
@@ -160,6 +177,18 @@ class InspectorProcess:
             raise self._failure(payload.strip().splitlines()[-1])
         reply: SnapshotReply = payload
         return reply
+
+    def names(self, serials: Iterable[int], keep_serials: Iterable[int] | None) -> dict[int, int]:
+        keep = None if keep_serials is None else list(keep_serials)
+        self._put(("names", list(serials), keep))
+        try:
+            kind, payload = _receive(self._from_child)
+        except EOFError:
+            raise self._failure() from None
+        if kind == "error":
+            raise self._failure(payload.strip().splitlines()[-1])
+        found: dict[int, int] = payload
+        return found
 
     def close(self) -> None:
         self._finalizer()

@@ -10,6 +10,7 @@ from engine import __version__
 from engine.aggregate.endpoint_counters import EndpointTable
 from engine.analysis import AnalysisSnapshot
 from engine.capture.records import SourceStatus
+from engine.config import Settings, default_settings
 from engine.decode.decoder import is_supported_linktype
 from engine.decode.malformed import REASON_KEY, REASON_TEXT, Malformed
 from engine.decode.packets import LINK_CLASS_KEYS, LINK_CLASS_NAMES, LinkClass, ip_to_str, mac_to_str
@@ -70,12 +71,23 @@ def build_report(
     labels: Labels | None = None,
     top_flows: int = 50,
     top_remotes: int = 100,
+    settings: Settings | None = None,
+    geo: object = None,
 ) -> dict[str, Any]:
-    """The report as plain JSON-ready data: the traffic sections, plus the home-network sections when the
-    snapshot comes from a full analysis."""
+    """The report as plain JSON-ready data: the traffic sections, plus the home-network sections and the
+    findings when the snapshot comes from a full analysis.
+
+    The findings are evaluated with `settings` (the rules' options, quiet hours and time zone; default: the
+    built-in defaults, no file read) and `geo` (the offline geo database, for watchlist countries and
+    organisations). Raises ConfigError for invalid ``[findings]`` settings."""
     doc = _traffic_report(snapshot, sources)
     doc["depth"] = snapshot.depth
     doc.update(semantic_sections(snapshot, labels=labels, top_flows_count=top_flows, top_remotes=top_remotes))
+    if snapshot.depth == "full" and snapshot.flows is not None:
+        from engine.findings import evaluate
+
+        found = evaluate(snapshot, settings or default_settings(), geo=geo, labels=labels)
+        doc["findings"] = [f.as_dict() for f in found]
     return doc
 
 

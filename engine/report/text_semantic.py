@@ -36,11 +36,33 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def render_findings(findings: list[dict[str, Any]], top: int = 10) -> list[str]:
+    """The findings, most severe first: severity, title and device, then the one-line explanation."""
+    if not findings:
+        return ["", "Findings: none"]
+    counts = {
+        name: sum(1 for f in findings if f["severity"] == name) for name in ("warning", "notice", "info")
+    }
+    summary = ", ".join(
+        f"{n} {name}{'s' if n != 1 and name != 'info' else ''}" for name, n in counts.items() if n
+    )
+    lines = ["", f"Findings ({summary}; most severe first)"]
+    for f in findings[:top]:
+        who = f" - {f['device']['name']}" if f.get("device") else ""
+        lines.append(f"  {f['severity'].upper():8} {f['title']}{who}")
+        lines.append(f"           {f['explanation']}")
+    if len(findings) > top:
+        lines.append(f"  ... and {len(findings) - top} more (homescope findings, or --json)")
+    return lines
+
+
 def render_semantic(report: dict[str, Any], top: int = 10) -> list[str]:
     lines: list[str] = []
     devices = report.get("devices")
     if devices is None:
         return lines
+    if "findings" in report:
+        lines += render_findings(report["findings"], top)
     lines += ["", f"Devices (top {min(top, len(devices))} of {len(devices)}, by bytes)"]
     rows = [["name", "vendor", "address", "down", "up", "to internet", "last seen"]]
     for d in devices[:top]:

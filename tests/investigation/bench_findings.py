@@ -2,6 +2,7 @@
 internet servers, beaconing gadgets, DNS), analysed by the engine, then every rule timed.
 
     PYTHONPATH=. python -m tests.investigation.bench_findings [--flows 200000] [--devices 40] [--runs 5]
+        [--retention all|recent|largest] [--limit N]
 
 Not a test (timings on shared machines are noise): a measurement to read. Frames are built with numpy, one
 fixed-size TCP or UDP header per packet, so a million packets take a few seconds to make.
@@ -13,12 +14,15 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from engine.dataframes import analyse
+from engine.analysis import Analysis, AnalysisSnapshot, run_capture
+from engine.capture.source import CaptureSet
 from engine.findings import RULES, evaluate
+from engine.flows.contacts import contact_table
 from tests.investigation.home_traffic import DAY0, settings_for
 
 ROUTER = 0x001122000001
@@ -102,11 +106,33 @@ def synthetic_day(path: Path, flows: int, devices: int, seed: int = 1) -> int:
     return count
 
 
+def _log_size(snapshot: AnalysisSnapshot) -> str:
+    log = snapshot.contacts
+    if log is None:
+        return "no contact log"
+    arrays = [*log.keys.values()]
+    for chunk in (*log.events, *log.bins):
+        arrays += [getattr(chunk, f.name) for f in fields(chunk)]
+    events = sum(len(e) for e in log.events)
+    bins = sum(len(b) for b in log.bins)
+    return (
+        f"contact log: {len(log):,} keys, {events:,} ring entries, {bins:,} bins, "
+        f"{sum(a.nbytes for a in arrays) / 1e6:.1f} MB of arrays; {log.evicted_keys:,} keys evicted"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=200_000)
     parser.add_argument("--devices", type=int, default=40)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--retention",
+        choices=["all", "recent", "largest"],
+        default="all",
+        help="closed flows the analysis keeps (the findings must not depend on it)",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="closed flows kept (default: all)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "day.pcap"
@@ -114,13 +140,27 @@ def main() -> None:
         packets = synthetic_day(path, args.flows, args.devices)
         print(f"capture: {packets:,} packets written in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        result = analyse(path)
-        snapshot = result.snapshot
+        analysis = Analysis(closed_flow_retention=args.retention, closed_flow_limit=args.limit)
+        try:
+            run_capture(CaptureSet([str(path)]), analysis)
+            took = time.perf_counter() - started
+            snapshot = analysis.snapshot()
+            snap_times = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                analysis.snapshot()
+                snap_times.append(time.perf_counter() - started)
+        finally:
+            analysis.close()
         assert snapshot.flows is not None
-        flows = len(snapshot.flows.closed) + len(snapshot.flows.active)
-        took = time.perf_counter() - started
-        print(f"analysis: {flows:,} flows, {len(result.device_views)} devices in {took:.1f} s")
+        flows = len(snapshot.flows.closed) + snapshot.flows.closed_dropped + len(snapshot.flows.active)
+        kept = len(snapshot.flows.closed)
+        print(f"analysis ({args.retention}): {flows:,} flows ({kept:,} closed ones kept) in {took:.1f} s")
+        print(f"  {_log_size(snapshot)}; snapshot best {min(snap_times) * 1000:.0f} ms")
     settings = settings_for()
+    started = time.perf_counter()
+    table = contact_table(snapshot.contacts, [(snapshot.flows.active, snapshot.flows.active_labels)])
+    print(f"  contact table: {len(table):,} rows in {(time.perf_counter() - started) * 1000:.0f} ms")
     timings = []
     for _ in range(args.runs):
         started = time.perf_counter()
