@@ -1,0 +1,1 @@
+"""The `homescope` subcommands, one module each, with `register(subparsers)` and `run(args) -> int`."""
