@@ -1,0 +1,97 @@
+"""What the store gives back is what the analysis knew: the report of a stored analysis is the report of
+the live one, field for field, whether the store was written in one flush or after every batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.store import HistoryStore
+from tests.conftest import fixture_path
+from tests.store.helpers import live, record, report_text, stored_report
+
+# DNS, mDNS, DHCP, NetBIOS, TLS, QUIC, HTTP, IPv6, pcapng with several interfaces, Linux cooked, raw IP
+FIXTURES = [
+    "ndpi_iphone.pcap",
+    "zeek_dhcp.pcap",
+    "ndpi_netbios.pcap",
+    "ndpi_sonos.pcapng",
+    "nfstream_mdns_sll.pcap",
+    "pcpp_many_interfaces-1.pcapng",
+    "pcpp_raw_ip.pcap",
+    "dpkt_nb6-http.pcap",
+    "ndpi_dns_doh.pcap",
+    "zeek_quic_chromium-google-de-fragmented.pcap",
+    "arkime_wireshark-dhcpv6.pcap",
+    "zeek_empty.pcap",
+]
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_the_stored_report_is_the_live_report(tmp_path: Path, name: str) -> None:
+    path = fixture_path(name)
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        record(store, [path])
+        assert stored_report(store) == report_text(*live([path]))
+
+
+@pytest.mark.parametrize("name", ["ndpi_iphone.pcap", "nfstream_mdns_sll.pcap", "ndpi_sonos.pcapng"])
+def test_a_flush_after_every_batch_gives_the_same(tmp_path: Path, name: str) -> None:
+    """Small batches and a flush after each: rows are rewritten as they change, never counted twice."""
+    path = fixture_path(name)
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        recorder = record(store, [path], interval=0.0, chunk_size=2048)
+        assert recorder.stats.flushes > 5
+        assert stored_report(store) == report_text(*live([path], chunk_size=2048))
+
+
+def test_the_inspector_in_its_own_process(tmp_path: Path) -> None:
+    paths = [fixture_path("ndpi_iphone.pcap"), fixture_path("zeek_dhcp.pcap")]
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        record(store, paths, inspector="process", interval=0.0, chunk_size=4096)
+        assert stored_report(store) == report_text(*live(paths, inspector="process", chunk_size=4096))
+
+
+def test_a_traffic_only_analysis(tmp_path: Path) -> None:
+    path = fixture_path("ndpi_iphone.pcap")
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        record(store, [path], depth="traffic")
+        stored = store.load()
+    assert stored.snapshot.depth == "traffic"
+    full, _ = live([path])
+    assert stored.snapshot.totals == full.totals
+    assert np.array_equal(stored.snapshot.hosts.counts, full.hosts.counts)
+
+
+def test_dataframes_from_the_store(tmp_path: Path) -> None:
+    """The notebook DataFrames of a stored analysis hold what engine.analyse gives for the file."""
+    from engine.dataframes import analyse
+
+    path = fixture_path("ndpi_iphone.pcap")
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        record(store, [path])
+        frames = store.load().dataframes()
+    direct = analyse(path)
+    assert frames.flows["bytes"].sum() == direct.flows["bytes"].sum()
+    assert sorted(frames.devices["key"]) == sorted(direct.devices["key"])
+    assert len(frames.dns) == len(direct.dns)
+    assert frames.timeline["bytes"].sum() == direct.timeline["bytes"].sum()
+    assert set(frames.flows["server_name"].dropna()) == set(direct.flows["server_name"].dropna())
+
+
+def test_two_runs_of_different_files_add_up(tmp_path: Path) -> None:
+    first, second = fixture_path("ndpi_iphone.pcap"), fixture_path("zeek_dhcp.pcap")
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        record(store, [first])
+        record(store, [second])
+        stored = store.load()
+        assert len(stored.runs) == 2
+    a, _ = live([first])
+    b, _ = live([second])
+    assert stored.snapshot.totals.packets == a.totals.packets + b.totals.packets
+    assert stored.snapshot.totals.bytes == a.totals.bytes + b.totals.bytes
+    assert stored.snapshot.flows is not None and a.flows is not None and b.flows is not None
+    assert len(stored.snapshot.flows.closed) == len(a.flows.closed) + len(b.flows.closed)
+    assert {s.path for s in stored.sources} == {str(first), str(second)}
