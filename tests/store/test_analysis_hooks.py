@@ -40,9 +40,11 @@ def test_held_flows_keep_their_server_names() -> None:
         closed: list[FlowRecords] = []
         analysis.flows.on_close.append(closed.append)
         if hold:
-            analysis.held_serials.append(
-                lambda held=closed: [int(s) for r in held for s in r.columns["serial"]]
-            )
+
+            def held(flows: list[FlowRecords] = closed) -> list[int]:
+                return [int(s) for r in flows for s in r.columns["serial"]]
+
+            analysis.held_serials.append(held)
         try:
             capture = CaptureSet([str(fixture_path("ndpi_iphone.pcap"))])
             for i, batch in enumerate(capture.batches(2048)):
