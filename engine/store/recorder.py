@@ -17,6 +17,7 @@ stored with it counts nothing twice.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import queue
 import threading
@@ -131,23 +132,32 @@ class Recorder:
         statuses: Sequence[SourceStatus] | None = None,
     ) -> Callable[[], Generator[RecordBatch, None, None]]:
         """The batches of `source`, recorded: a batch counts as analysed when the next one is asked for.
-        `paths` names the file of each `RecordBatch.source_index`; `statuses` (optional) their accounts."""
+        `paths` names the file of each `RecordBatch.source_index`; `statuses` (optional) their accounts.
+
+        A batch whose packets run into a new hour of capture time is handed out in parts, one per hour, so
+        each hour gets exactly its own counts; only the last part carries the batch's `end_offset`."""
         path_of = paths if callable(paths) else paths.__getitem__
 
         def batches() -> Generator[RecordBatch, None, None]:
             it = source()
             try:
                 for batch in it:
-                    self._before(batch)
-                    try:
-                        yield batch
-                    except GeneratorExit:
-                        # stopped with this batch in hand, perhaps partly analysed: the state since the
-                        # last flush is left out (resuming reads it again)
-                        self._consistent = False
-                        raise
+                    for part in split_at_hours(batch):
+                        self._before(part)
+                        try:
+                            yield part
+                        except GeneratorExit:
+                            # stopped with this batch in hand, perhaps partly analysed: the state since the
+                            # last flush is left out (resuming reads it again)
+                            self._consistent = False
+                            raise
                     self._after(batch, path_of(batch.source_index), statuses)
                 self._ended = True
+                for index, status in enumerate(statuses or ()):  # files that gave not a single batch
+                    path = path_of(index)
+                    if path not in self._positions and path != "-":
+                        self._position(path, status)
+                        self._changed.add(path)
             finally:
                 close = getattr(it, "close", None)
                 if close is not None:
@@ -167,10 +177,6 @@ class Recorder:
                 if stop is not None and stop.is_set():
                     break
         note_undecoded(capture.statuses)
-        for path, status in zip(capture.paths, capture.statuses, strict=True):
-            if path not in self._positions and path != "-":  # files without a single batch
-                self._position(path, status)
-                self._changed.add(path)
         if finish and self._ended:
             self.analysis.finish()
 
@@ -202,7 +208,7 @@ class Recorder:
         timed = ts[ok]
         self._span = (float(timed.min()), float(timed.max()))
         self._touched = self._span[0] if self._touched is None else min(self._touched, self._span[0])
-        start = math.floor(float(timed[0]) / COUNTER_BIN) * COUNTER_BIN
+        start = math.floor(self._span[1] / COUNTER_BIN) * COUNTER_BIN  # parts hold one hour (see wrap)
         if math.isnan(self._bin.start):
             self._bin.start = start
         elif start != self._bin.start:
@@ -220,8 +226,9 @@ class Recorder:
         pos.packets += len(batch)
         pos.bytes += int(batch.wirelen.sum(dtype=np.int64))
         pos.captured_bytes += int(batch.caplen.sum(dtype=np.int64))
-        if self._span is not None:
-            lo, hi = self._span
+        timed = batch.ts[(batch.ts >= TS_MIN) & (batch.ts < TS_MAX)]
+        if timed.size:
+            lo, hi = float(timed.min()), float(timed.max())
             pos.first_ts = lo if pos.first_ts is None else min(pos.first_ts, lo)
             pos.last_ts = hi if pos.last_ts is None else max(pos.last_ts, hi)
             self._clock = hi if self._clock is None else max(self._clock, hi)
@@ -466,3 +473,33 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close(final=None if exc[0] is None else False)
+
+
+def split_at_hours(batch: RecordBatch) -> list[RecordBatch]:
+    """The batch in parts, one per hour of capture time its packets reach (in packet order; a packet out
+    of order stays with the packets around it). Most batches fit in one hour and come back whole."""
+    ts = batch.ts
+    timed = (ts >= TS_MIN) & (ts < TS_MAX)
+    if len(batch) < 2 or not timed.any():
+        return [batch]
+    hours = np.where(timed, np.floor(ts / COUNTER_BIN), -1.0)
+    reached = np.maximum.accumulate(hours)
+    if reached[-1] == reached[np.argmax(reached >= 0)]:
+        return [batch]
+    cuts = (np.flatnonzero(np.diff(reached) > 0) + 1).tolist()
+    parts = []
+    bounds = [0, *cuts, len(batch)]
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        parts.append(
+            replace(
+                batch,
+                starts=batch.starts[lo:hi],
+                caplen=batch.caplen[lo:hi],
+                wirelen=batch.wirelen[lo:hi],
+                ts=batch.ts[lo:hi],
+                linktype=batch.linktype[lo:hi],
+                interface=batch.interface[lo:hi],
+                end_offset=batch.end_offset if i == len(bounds) - 2 else 0,
+            )
+        )
+    return parts

@@ -44,7 +44,10 @@ def record(
     inspector: Literal["local", "process"] = "local",
     depth: Literal["traffic", "full"] = "full",
     background: bool = True,
+    finals: list[tuple[AnalysisSnapshot, list[SourceStatus]]] | None = None,
 ) -> Recorder:
+    """Record the captures (resuming where the store says) through a Recorder, as a session would; the
+    analysis's own last snapshot goes to `finals`."""
     capture = CaptureSet([str(p) for p in paths])
     capture.start_offsets = store.resume_offsets(capture.paths)
     analysis = Analysis(inspector=inspector, depth=depth)
@@ -57,6 +60,8 @@ def record(
         note_undecoded(capture.statuses)
         analysis.finish()
         recorder.close()
+        if finals is not None:
+            finals.append((analysis.snapshot(), capture.statuses))
     finally:
         analysis.close()
     return recorder
