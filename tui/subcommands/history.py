@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from engine.store import HistoryStore, Recorder, Retention, StoredAnalysis
 
 NAME = "history"
+
+
+class UsageError(HomescopeError):
+    """A store option given a value that does not make sense (a time, a size)."""
+
+    title = "Usage"
+    exit_code = ExitCode.USAGE
+
+
 EPILOG = (
     "Times: now, today, yesterday, 'yesterday 23:00', '23:00', 2024-03-04, '2024-03-04 23:00', ISO 8601, "
     "'2h' or '2h ago' (s, m, h, d, w), @EPOCH; read in the configured time zone. Exit codes: 0 ok; 2 usage "
@@ -124,9 +133,9 @@ def time_span(args: argparse.Namespace, settings: Settings) -> tuple[float | Non
         start = parse_time(args.since, tz) if getattr(args, "since", None) else None
         end = parse_time(args.until, tz) if getattr(args, "until", None) else None
     except ValueError as err:
-        raise HomescopeError(str(err), title="Invalid time") from None
+        raise UsageError(str(err), title="Invalid time") from None
     if start is not None and end is not None and end <= start:
-        raise HomescopeError("--until must be later than --since", title="Invalid time")
+        raise UsageError("--until must be later than --since", title="Invalid time")
     return start, end
 
 
@@ -138,7 +147,9 @@ def load_stored(args: argparse.Namespace, settings: Settings) -> StoredAnalysis:
         start, end = time_span(args, settings)
         stored = store.load(start, end, getattr(args, "sensor", None))
     if not stored.runs:
-        raise HomescopeError(
+        from engine.store import StoreError
+
+        raise StoreError(
             f"{store.path}: nothing recorded{_span_text(start, end, settings)}", title="Empty history"
         )
     return stored
@@ -363,10 +374,10 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
                 None, {"store.max_bytes": _number_or_text(args.max_bytes)}
             ).store.max_bytes
         except ConfigError as err:
-            raise HomescopeError(f"--max-bytes: {err.message.split(': ', 2)[-1]}", title="Usage") from None
+            raise UsageError(f"--max-bytes: {err.message.split(': ', 2)[-1]}") from None
     days = args.retention_days if args.retention_days is not None else settings.store.retention_days
     if days is not None and days <= 0:
-        raise HomescopeError("--retention-days must be above 0", title="Usage")
+        raise UsageError("--retention-days must be above 0")
     retention = Retention(days, max_bytes)
     if not retention.active:
         print("nothing to prune: no --retention-days or --max-bytes, and none configured ([store])")
