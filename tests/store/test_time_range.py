@@ -14,8 +14,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2024, 3, 5, 10, 30, tzinfo=BERLIN)
 
 
-def at(*args: int) -> float:
-    return datetime(*args, tzinfo=BERLIN).timestamp()  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=BERLIN).timestamp()
 
 
 @pytest.mark.parametrize(
