@@ -80,9 +80,10 @@ def replace(
     keys: Sequence[str],
     where: Mapping[str, object],
     constants: Mapping[str, object] | None = None,
+    since: Mapping[str, object] | None = None,
 ) -> int:
     """Replace the rows of `table` that match `where` (column = value) and one of the incoming rows' `keys`
-    by the incoming rows."""
+    by the incoming rows. `since` (column >= value) lets DuckDB skip older row groups."""
     n = length(rows)
     if not n:
         return 0
@@ -90,8 +91,10 @@ def replace(
     con.register(name, dict(rows))
     try:
         conditions = [f"{table}.{col} = ${col}" for col in where]
+        conditions += [f"{table}.{col} >= $since_{col}" for col in since or {}]
         conditions += [f"{table}.{k} = i.{k}" for k in keys]
-        con.execute(f"DELETE FROM {table} USING {name} AS i WHERE {' AND '.join(conditions)}", dict(where))
+        params = {**where, **{f"since_{col}": v for col, v in (since or {}).items()}}
+        con.execute(f"DELETE FROM {table} USING {name} AS i WHERE {' AND '.join(conditions)}", params)
         select, params = _select(name, constants or {})
         con.execute(f"INSERT INTO {table} BY NAME {select}", params)
     finally:

@@ -13,7 +13,6 @@ import numpy.typing as npt
 
 from engine.decode.packets import ip_to_str, mac_to_str
 from engine.devices.device_table import KIND_MAC
-from engine.mac_vendor import vendor_of
 from engine.store.columns import fetch, insert, object_column, one
 
 U64 = npt.NDArray[np.uint64]
@@ -125,7 +124,6 @@ class DeviceIndex:
                     "key_lo": np.array([k[2] for k in keys], dtype=np.uint64),
                     "key": object_column(device_key_text(*k) for k in keys),
                     "mac": object_column(mac_to_str(k[2]) if k[0] == KIND_MAC else None for k in keys),
-                    "vendor": object_column(vendor_of(k[2]) if k[0] == KIND_MAC else None for k in keys),
                 },
             )
         return out

@@ -53,6 +53,17 @@ def _flows_query(table: str, r: Range) -> str:
     """
 
 
+def _vendors(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """The registered vendor of each device's MAC (looked up now: the registry may be newer than the data)."""
+    from engine.mac_vendor import vendor_of
+
+    rows = con.execute("SELECT device_id, key_lo FROM devices WHERE mac IS NOT NULL").fetchall()
+    return {
+        "device_id": np.array([r[0] for r in rows], dtype=np.int64),
+        "vendor": object_column(vendor_of(int(r[1])) for r in rows),
+    }
+
+
 def export(
     con: duckdb.DuckDBPyConnection,
     folder: str | Path,
@@ -105,13 +116,14 @@ def export(
     }
     by_sensor = {
         "devices": f"""
-            SELECT d.sensor, d.key, d.mac, d.vendor, d.hostname, {_time("min(c.first_ts)")} AS first_seen,
+            SELECT d.sensor, d.key, d.mac, v.vendor, d.hostname, {_time("min(c.first_ts)")} AS first_seen,
                    {_time("max(c.last_ts)")} AS last_seen,
                    sum(c.packets_up)::BIGINT AS packets_up, sum(c.bytes_up)::BIGINT AS bytes_up,
                    sum(c.packets_down)::BIGINT AS packets_down, sum(c.bytes_down)::BIGINT AS bytes_down,
                    sum(c.internet_bytes_up)::BIGINT AS internet_bytes_up,
                    sum(c.internet_bytes_down)::BIGINT AS internet_bytes_down, bool_or(c.router) AS router
-            FROM device_counters c JOIN devices d USING (device_id) WHERE {r.bins("c.")}
+            FROM device_counters c JOIN devices d USING (device_id)
+            LEFT JOIN export_vendors v ON v.device_id = d.device_id WHERE {r.bins("c.")}
             GROUP BY ALL""",
         "remote_names": f"""
             SELECT sensor, address, any_value(name) AS name, flatten(list(sources)) AS sources,
@@ -123,6 +135,7 @@ def export(
                    {_time("min(first_ts)")} AS first_seen, {_time("max(last_ts)")} AS last_seen
             FROM server_names WHERE {r.spans()} GROUP BY sensor, lower(name), source""",
     }
+    con.register("export_vendors", _vendors(con))
     written: dict[str, int] = {}
     try:
         for name, query in {**datasets, **by_sensor}.items():
@@ -139,4 +152,5 @@ def export(
     finally:
         con.unregister("export_labels")
         con.unregister("export_protocols")
+        con.unregister("export_vendors")
     return written

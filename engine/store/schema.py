@@ -51,7 +51,7 @@ VERSION_1: tuple[str, ...] = (
     "CREATE TABLE addresses (address_id INTEGER NOT NULL, hi UBIGINT, lo UBIGINT, address VARCHAR)",
     """CREATE TABLE devices (
         device_id INTEGER NOT NULL, sensor VARCHAR NOT NULL, kind UTINYINT, key_hi UBIGINT,
-        key_lo UBIGINT, key VARCHAR, mac VARCHAR, vendor VARCHAR, hostname VARCHAR,
+        key_lo UBIGINT, key VARCHAR, mac VARCHAR, hostname VARCHAR,
         first_ts DOUBLE, last_ts DOUBLE)""",
     f"CREATE TABLE home_prefixes ({_RUN}, prefix VARCHAR, source VARCHAR)",
     f"CREATE TABLE flows ({_FLOW_COLUMNS})",

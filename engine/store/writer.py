@@ -9,6 +9,7 @@ committed flush: data and source positions of one moment, so resuming counts not
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ from engine.store.schema import TIMELINE_RESOLUTIONS
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
+_DNS_FIELDS = operator.attrgetter(
+    "ts", "kind", "transport", "client_device", "client", "server", "name", "qtype", "query_seen", "rcode",
+    "answers", "latency",
+)  # fmt: skip
 _KEEP_BINS = 4  # counter bins a run keeps in memory (older ones are read back if the run returns to them)
 
 
@@ -144,8 +149,10 @@ class RunWriter:
     def _insert(self, table: str, rows: Columns) -> None:
         insert(self.con, table, rows, {"sensor": self.sensor})
 
-    def _replace(self, table: str, rows: Columns, keys: Sequence[str]) -> None:
-        replace(self.con, table, rows, keys, {"run_id": self.run_id}, {"sensor": self.sensor})
+    def _replace(
+        self, table: str, rows: Columns, keys: Sequence[str], since: dict[str, float] | None = None
+    ) -> None:
+        replace(self.con, table, rows, keys, {"run_id": self.run_id}, {"sensor": self.sensor}, since)
 
     def _address_ids(self, hi: U64, lo: U64) -> I64:
         """Store ids of addresses of the run's address book (by key)."""
@@ -276,7 +283,8 @@ class RunWriter:
                 if fresh:
                     self._insert(table, columns)
                 else:
-                    self._replace(table, columns, ("bin_start", *keys_of[table]))
+                    first = float(columns["bin_start"].min())
+                    self._replace(table, columns, ("bin_start", *keys_of[table]), since={"bin_start": first})
         # keep the bins of the last flushes in memory
         while len(self._bins) > _KEEP_BINS:
             oldest = min(self._bins, key=lambda b: self._bins[b].flush)
@@ -324,9 +332,9 @@ class RunWriter:
             return
         totals = [_total_bins(tl) for tl in captures]
         devices = [_device_bins(tl) for tl in captures]
-        keys, values = _latest(totals)
+        keys, values = _latest(totals) if len(totals) > 1 else totals[0]
         self._replace_series("timeline", keys, values, ("resolution", "bin_start"), ("bytes", "packets"))
-        keys, values = _latest(devices)
+        keys, values = _latest(devices) if len(devices) > 1 else devices[0]
         if keys.shape[0]:
             keys[:, 2] = self._device_ids(keys[:, 2].astype(np.int64))
         self._replace_series(
@@ -364,7 +372,7 @@ class RunWriter:
                 if fresh:
                     self._insert(table, rows)
                 else:
-                    self._replace(table, rows, key_names)
+                    self._replace(table, rows, key_names, since={"bin_start": float(rows["bin_start"].min())})
             self._series_top[table] = max(top, float(keys[sel, 1].max()))
         # remember what the store holds for recent bins (older ones are not rewritten any more)
         if old_keys is not None and old_values is not None and old_keys.shape[0]:
@@ -377,29 +385,35 @@ class RunWriter:
     # ---- DNS log and the inspector's findings --------------------------------------------------------------
 
     def _write_dns(self, captures: list[tuple[int, list[DnsEntry]]]) -> None:
-        merged: dict[int, DnsEntry] = {}
-        for first, entries in captures:
-            for i, e in enumerate(entries):
-                merged[first + i] = e
-        if not merged:
+        if len(captures) == 1:
+            first, entries = captures[0]
+            seqs = list(range(first, first + len(entries)))
+        else:
+            merged: dict[int, DnsEntry] = {}
+            for first, found in captures:  # later captures hold the entries as they are now
+                merged.update(zip(range(first, first + len(found)), found, strict=True))
+            seqs = sorted(merged)
+            entries = [merged[s] for s in seqs]
+        if not entries:
             return
-        seqs = sorted(merged)
-        entries = [merged[s] for s in seqs]
+        (ts, kind, transport, device, client, server, name, qtype, seen, rcode, answers, latency) = zip(
+            *map(_DNS_FIELDS, entries), strict=True
+        )
         rows = self._run_columns(len(seqs))
         rows.update(
             seq=np.array(seqs, dtype=np.int64),
-            ts=np.array([e.ts for e in entries], dtype=np.float64),
-            kind=object_column(e.kind for e in entries),
-            transport=object_column(e.transport for e in entries),
-            device_id=np.array([self.device_id(e.client_device) for e in entries], dtype=np.int32),
-            client=object_column(e.client for e in entries),
-            server=object_column(e.server for e in entries),
-            name=object_column(e.name for e in entries),
-            qtype=np.array([e.qtype for e in entries], dtype=np.int32),
-            query_seen=np.array([e.query_seen for e in entries], dtype=bool),
-            rcode=object_column(e.rcode for e in entries),
-            answers=object_column(list(e.answers) for e in entries),
-            latency=object_column(e.latency for e in entries),
+            ts=np.array(ts, dtype=np.float64),
+            kind=object_column(kind),
+            transport=object_column(transport),
+            device_id=self._device_ids(np.array(device, dtype=np.int64)).astype(np.int32),
+            client=object_column(client),
+            server=object_column(server),
+            name=object_column(name),
+            qtype=np.array(qtype, dtype=np.int32),
+            query_seen=np.array(seen, dtype=bool),
+            rcode=object_column(rcode),
+            answers=object_column(list(a) for a in answers),
+            latency=object_column(latency),
         )
         self.con.execute("DELETE FROM dns_log WHERE run_id = ? AND seq >= ?", [self.run_id, seqs[0]])
         self._insert("dns_log", rows)
