@@ -44,8 +44,8 @@ def read_bin(con: duckdb.DuckDBPyConnection, run_id: int, start: float) -> BinDe
     counters = _keyed(
         np.stack([kinds, c["code"].astype(np.uint64)], axis=1), np.stack([c["packets"], c["bytes"]], axis=1)
     )
-    m = fetch(con, f"SELECT mac, {_ENDPOINT} FROM mac_counters {where}", args)
-    macs = _keyed(m["mac"], np.stack([m[f] for f in _ENDPOINT.split(", ")], axis=1))
+    m = fetch(con, f"SELECT mac, {_ENDPOINT}, ordinal FROM mac_counters {where}", args)
+    macs = _keyed(m["mac"], np.stack([m[f] for f in _ENDPOINT.split(", ")], axis=1), m["ordinal"])
     h = fetch(
         con,
         f"""SELECT a.hi, a.lo, {_ENDPOINT} FROM host_counters h JOIN addresses a USING (address_id)

@@ -155,12 +155,17 @@ class RunWriter:
         replace(self.con, table, rows, keys, {"run_id": self.run_id}, {"sensor": self.sensor}, since)
 
     def _address_ids(self, hi: U64, lo: U64) -> I64:
-        """Store ids of addresses of the run's address book (by key)."""
-        before = len(self._run_addresses)
+        """Store ids of addresses, by key (the run's own first, the store's for any other)."""
         interned = self._run_addresses.intern(hi, lo)
-        if len(self._run_addresses) > before or not interned.size:  # not from the book: look them up
-            return self._addresses.ids(self.con, hi, lo)
-        return self._store_of_interned[interned]
+        known = self._store_of_interned
+        if len(self._run_addresses) > known.shape[0]:
+            known = np.concatenate([known, np.full(len(self._run_addresses) - known.shape[0], -1, np.int64)])
+            self._store_of_interned = known
+        unknown = known[interned] < 0
+        if unknown.any():
+            known[interned[unknown]] = self._addresses.ids(self.con, hi[unknown], lo[unknown])
+        result: I64 = known[interned]
+        return result
 
     def device_id(self, ref: DeviceRef) -> int:
         """The store's id of one of the run's devices (-1 for none)."""

@@ -63,3 +63,21 @@ def test_sensors_apart_and_together(tmp_path: Path) -> None:
         assert both.snapshot.totals.packets == 12
         assert both.sensors == ["garage", "kitchen"]
         assert store.load(sensor="attic").runs == []
+
+
+def test_files_that_overlap_in_time(tmp_path: Path) -> None:
+    """A second file covering the same hours brings the run back to hours written long before: their rows
+    are read back and added to, not replaced."""
+    from engine.aggregate.timeline import RESOLUTIONS
+    from tests.store.helpers import live
+    from tests.store.totals import totals
+
+    first = write_days(tmp_path / "a.pcap", src="192.168.1.10", hours=10)
+    second = write_days(tmp_path / "b.pcap", src="192.168.1.11", hours=10)
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        record(store, [first, second], interval=0.0, chunk_size=256)
+        assert store.check() == []
+        stored = store.load(timeline_bins=RESOLUTIONS)
+        hour = store.load(MIDNIGHT + 3 * 3600, MIDNIGHT + 4 * 3600).snapshot
+    assert totals(stored.snapshot) == totals(live([first, second], chunk_size=256)[0])
+    assert hour.totals.packets == 2
