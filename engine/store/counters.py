@@ -7,7 +7,8 @@ sum of its intervals (a run may come back to an hour when files overlap in time)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,11 @@ import numpy.typing as npt
 from engine.aggregate.endpoint_counters import EndpointTable
 from engine.aggregate.traffic_totals import TrafficTotalsSnapshot
 from engine.analysis import Analysis, AnalysisSnapshot
+from engine.capture.records import RecordBatch
+from engine.decode.decoder import TS_MAX, TS_MIN
 from engine.devices.device_table import DeviceRecords
 from engine.store.columns import keyed_difference
+from engine.store.schema import COUNTER_BIN
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -258,3 +262,33 @@ def _device_rows(end: DeviceRecords | None, base: DeviceRecords | None, first: f
         end.columns["router"].astype(np.int64).reshape(-1, 1),
     )
     return rows
+
+
+def split_at_hours(batch: RecordBatch) -> list[RecordBatch]:
+    """The batch in parts, one per hour of capture time its packets reach (in packet order; a packet out
+    of order stays with the packets around it). Most batches fit in one hour and come back whole."""
+    ts = batch.ts
+    timed = (ts >= TS_MIN) & (ts < TS_MAX)
+    if len(batch) < 2 or not timed.any():
+        return [batch]
+    hours = np.where(timed, np.floor(ts / COUNTER_BIN), -1.0)
+    reached = np.maximum.accumulate(hours)
+    if reached[-1] == reached[np.argmax(reached >= 0)]:
+        return [batch]
+    cuts = (np.flatnonzero(np.diff(reached) > 0) + 1).tolist()
+    parts = []
+    bounds = [0, *cuts, len(batch)]
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        parts.append(
+            replace(
+                batch,
+                starts=batch.starts[lo:hi],
+                caplen=batch.caplen[lo:hi],
+                wirelen=batch.wirelen[lo:hi],
+                ts=batch.ts[lo:hi],
+                linktype=batch.linktype[lo:hi],
+                interface=batch.interface[lo:hi],
+                end_offset=batch.end_offset if i == len(bounds) - 2 else 0,
+            )
+        )
+    return parts

@@ -20,16 +20,16 @@ from engine.aggregate.address_book import AddressBook
 from engine.aggregate.endpoint_counters import EndpointTable
 from engine.aggregate.traffic_totals import CountPair, TrafficTotalsSnapshot
 from engine.analysis import AnalysisSnapshot, Depth, FlowsSnapshot
-from engine.capture.records import Problem, SourceStatus
+from engine.capture.records import SourceStatus
 from engine.devices.device_table import DEVICE_COLUMNS, DeviceRecords
 from engine.flows.flow_summaries import FlowSummaries
 from engine.flows.flow_table import FLOW_COLUMNS, FlowRecords
 from engine.labels import Labels
-from engine.metadata.dns_log import DnsEntry, DnsSnapshot
-from engine.metadata.payload_inspector import MetadataSnapshot
+from engine.store import metadata_read
 from engine.store import metadata_rows as meta_rows
 from engine.store.columns import Columns, fetch, one
 from engine.store.counters import DEVICE_SUMS
+from engine.store.dense_ids import DenseIds
 from engine.store.range_query import Range
 from engine.store.timeline_read import read_timeline
 
@@ -69,32 +69,6 @@ class StoredAnalysis:
         return build_report(self.snapshot, self.sources, labels=labels, **options)
 
 
-class _Ids:
-    """Store ids (sorted, distinct) as the dense ids a snapshot uses: 0, 1, 2, ... in store id order."""
-
-    def __init__(self, *parts: npt.NDArray[Any]) -> None:
-        found = [p.astype(np.int64) for p in parts if p.size]
-        ids = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
-        self.store_ids = ids[ids >= 0]
-        self.targets: I64 | None = None  # the id each store id gets, when not its place (address book ids)
-
-    def __len__(self) -> int:
-        return int(self.store_ids.shape[0])
-
-    def dense(self, ids: npt.NDArray[Any]) -> I64:
-        """Dense ids of store ids (-1 and unknown ids become -1)."""
-        ids = ids.astype(np.int64)
-        if not len(self):
-            return np.full(ids.shape[0], -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.store_ids, ids), len(self) - 1)
-        hit = self.store_ids[pos] == ids
-        out: I64 = np.where(hit, pos if self.targets is None else self.targets[pos], -1)
-        return out
-
-    def one(self, store_id: int) -> int:
-        return int(self.dense(np.array([store_id]))[0])
-
-
 def load(
     con: duckdb.DuckDBPyConnection,
     start: float | None,
@@ -111,10 +85,10 @@ def load(
     home = _home(con, r)
     if depth == "traffic":
         hosts_rows = _host_rows(con, r)
-        addresses = _Ids(hosts_rows["address_id"])
+        addresses = DenseIds(hosts_rows["address_id"])
         book = _book(con, addresses, home)
         snapshot = AnalysisSnapshot(totals, macs, _hosts(hosts_rows, addresses, book), depth)
-        return StoredAnalysis(snapshot, _sources(con, r), start, end, r.sensors, r.runs)
+        return StoredAnalysis(snapshot, metadata_read.sources(con, r), start, end, r.sensors, r.runs)
     flows = _flow_rows(con, r)
     host_rows = _host_rows(con, r)
     dev_rows = fetch(
@@ -129,7 +103,7 @@ def load(
                    sum(packets)::BIGINT AS packets, min(run_id * 4294967296 + ordinal) AS ordinal
             FROM device_addresses WHERE {r.spans()} GROUP BY device_id, address_id ORDER BY ordinal""",
     )
-    stored_meta = {t: _meta_rows(con, r, t) for t in meta_rows.TABLES}
+    stored_meta = {t: metadata_read.meta_rows_of(con, r, t) for t in meta_rows.TABLES}
     dns = fetch(
         con,
         f"""SELECT * FROM (
@@ -151,8 +125,10 @@ def load(
         for row in rows:
             if "device_id" in row.values and row.values["device_id"] is not None:
                 referenced.append(np.array([row.values["device_id"]]))
-    devices = _Ids(*referenced)
-    addresses = _Ids(flows["a_address"], flows["b_address"], host_rows["address_id"], dev_addr["address_id"])
+    devices = DenseIds(*referenced)
+    addresses = DenseIds(
+        flows["a_address"], flows["b_address"], host_rows["address_id"], dev_addr["address_id"]
+    )
     book = _book(con, addresses, home)
     records, labels, names = _records(flows, addresses, devices, book)
     device_records = _devices(con, devices, dev_rows, dev_addr, addresses)
@@ -168,7 +144,7 @@ def load(
         summaries=summaries.snapshot(),
     )
     timeline = read_timeline(con, r, devices, sizes, late, totals.first_ts, timeline_bins)
-    metadata = _metadata(stored_meta, dns, int(dns_total), devices, names)
+    metadata = metadata_read.metadata(stored_meta, dns, int(dns_total), devices, names)
     snapshot = AnalysisSnapshot(
         totals=totals,
         macs=macs,
@@ -182,7 +158,7 @@ def load(
         metadata=metadata,
         clock=totals.last_ts,
     )
-    return StoredAnalysis(snapshot, _sources(con, r), start, end, r.sensors, r.runs)
+    return StoredAnalysis(snapshot, metadata_read.sources(con, r), start, end, r.sensors, r.runs)
 
 
 # ---- counters ------------------------------------------------------------------------------------------
@@ -249,7 +225,7 @@ def _host_rows(con: duckdb.DuckDBPyConnection, r: Range) -> Columns:
     )
 
 
-def _hosts(rows: Columns, addresses: _Ids, book: AddressBook) -> EndpointTable:
+def _hosts(rows: Columns, addresses: DenseIds, book: AddressBook) -> EndpointTable:
     ids = addresses.dense(rows["address_id"])
     keys = np.stack([book.hi[ids], book.lo[ids]], axis=1) if ids.size else np.zeros((0, 2), dtype=np.uint64)
     return EndpointTable(keys, np.stack([rows[c] for c in _ENDPOINT], axis=1).astype(np.int64).reshape(-1, 4))
@@ -273,7 +249,7 @@ def _home(con: duckdb.DuckDBPyConnection, r: Range) -> HomeNetwork:
     return home
 
 
-def _book(con: duckdb.DuckDBPyConnection, addresses: _Ids, home: HomeNetwork) -> AddressBook:
+def _book(con: duckdb.DuckDBPyConnection, addresses: DenseIds, home: HomeNetwork) -> AddressBook:
     book = AddressBook(home)
     if len(addresses):
         con.register("wanted_addresses", {"address_id": addresses.store_ids})
@@ -291,7 +267,11 @@ def _book(con: duckdb.DuckDBPyConnection, addresses: _Ids, home: HomeNetwork) ->
 
 
 def _devices(
-    con: duckdb.DuckDBPyConnection, devices: _Ids, counters: Columns, addresses_rows: Columns, addresses: _Ids
+    con: duckdb.DuckDBPyConnection,
+    devices: DenseIds,
+    counters: Columns,
+    addresses_rows: Columns,
+    addresses: DenseIds,
 ) -> DeviceRecords:
     n = len(devices)
     columns = {name: np.full(n, fill, dtype=dtype) for name, (dtype, fill) in DEVICE_COLUMNS.items()}
@@ -345,7 +325,7 @@ def _flow_rows(con: duckdb.DuckDBPyConnection, r: Range) -> Columns:
 
 
 def _records(
-    rows: Columns, addresses: _Ids, devices: _Ids, book: AddressBook
+    rows: Columns, addresses: DenseIds, devices: DenseIds, book: AddressBook
 ) -> tuple[FlowRecords, npt.NDArray[np.uint16], list[str]]:
     n = rows["serial"].shape[0]
     a_id = addresses.dense(rows["a_address"])
@@ -382,87 +362,3 @@ def _name_table(column: npt.NDArray[Any]) -> tuple[list[str], I64]:
     for i, name in enumerate(column.tolist()):
         ids[i] = -1 if name is None else names.setdefault(name, len(names))
     return list(names), ids
-
-
-# ---- metadata ------------------------------------------------------------------------------------------
-
-
-def _meta_rows(con: duckdb.DuckDBPyConnection, r: Range, table: str) -> list[meta_rows.StoredRow]:
-    columns = meta_rows.TABLES[table]
-    where = r.spans() if table in meta_rows.TIMED else f"run_id IN ({r.run_list()})"
-    result = con.execute(f"SELECT run_id, ordinal, key, {', '.join(columns)} FROM {table} WHERE {where}")
-    return [
-        meta_rows.StoredRow(int(row[0]), int(row[1]), row[2], dict(zip(columns, row[3:], strict=True)))
-        for row in result.fetchall()
-    ]
-
-
-def _metadata(
-    stored: dict[str, list[meta_rows.StoredRow]],
-    dns: Columns,
-    dns_total: int,
-    devices: _Ids,
-    names: list[str],
-) -> MetadataSnapshot:
-    def device(store_id: int) -> int:
-        return devices.one(store_id) if store_id >= 0 else -1
-
-    dense_dns = devices.dense(dns["device_id"])
-    entries = [
-        DnsEntry(
-            ts=float(dns["ts"][i]),
-            kind=dns["kind"][i],
-            transport=dns["transport"][i],
-            client_device=int(dense_dns[i]),
-            client=dns["client"][i],
-            server=dns["server"][i],
-            name=dns["name"][i],
-            qtype=int(dns["qtype"][i]),
-            query_seen=bool(dns["query_seen"][i]),
-            rcode=None if dns["rcode"][i] is None else int(dns["rcode"][i]),
-            answers=tuple(dns["answers"][i]) if dns["answers"][i] is not None else (),
-            latency=None if dns["latency"][i] is None else float(dns["latency"][i]),
-        )
-        for i in range(dns["ts"].shape[0])
-    ]
-    messages, dns_malformed = meta_rows.malformed(stored["malformed"])
-    return MetadataSnapshot(
-        dns=DnsSnapshot(
-            entries=entries,
-            total_entries=dns_total,
-            names=meta_rows.dns_names(stored["dns_names"], device),
-            resolvers=meta_rows.dns_resolvers(stored["dns_resolvers"], device),
-            malformed=dns_malformed,
-        ),
-        remote_names=meta_rows.remote_names(stored["remote_names"]),
-        device_names=meta_rows.device_names(stored["device_names"], stored["device_traits"], device),
-        dhcp=meta_rows.dhcp_clients(stored["dhcp_clients"], device),
-        server_names=meta_rows.server_names(stored["server_names"], device),
-        name_table=names,
-        doh=meta_rows.doh(stored["doh"], device),
-        malformed=messages,
-    )
-
-
-# ---- sources -------------------------------------------------------------------------------------------
-
-
-def _sources(con: duckdb.DuckDBPyConnection, r: Range) -> list[SourceStatus]:
-    import json
-
-    rows = con.execute(
-        f"""SELECT path, format, size, packets, bytes, captured_bytes, first_ts, linktypes, problems, complete
-            FROM sources WHERE {r.spans()} ORDER BY first_ts NULLS LAST, path""",
-    ).fetchall()
-    out = []
-    for path, fmt, size, packets, nbytes, captured, first, linktypes, problems, complete in rows:
-        status = SourceStatus(path=path, format=fmt or "unknown", size=size, packets=int(packets),
-                              bytes=int(nbytes), captured_bytes=int(captured), first_ts=first,
-                              finished=bool(complete))  # fmt: skip
-        status.linktypes = {int(k): int(v) for k, v in json.loads(linktypes or "{}").items()}
-        status.problems = [
-            Problem(p["kind"], p["message"], p.get("offset"), bool(p.get("fatal", True)))
-            for p in json.loads(problems or "[]")
-        ]
-        out.append(status)
-    return out

@@ -10,8 +10,14 @@ the same file copied or moved elsewhere still does. Device and inode are kept as
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.store.columns import Columns, object_column
 
 HEAD_BYTES = 64 << 10  # bytes hashed to recognise a file
 
@@ -69,3 +75,30 @@ def same_file(saved: SourcePosition, path: str) -> bool:
         return False
     now = identify(path, saved.identity.head_size)
     return now is not None and now.head_hash == saved.identity.head_hash
+
+
+def position_rows(positions: list[SourcePosition], sensor: str, run_id: int) -> Columns:
+    """Rows of the `sources` table."""
+    ident = [p.identity for p in positions]
+    rows: Columns = {
+        "sensor": object_column(sensor for _ in positions),
+        "path": object_column(p.path for p in positions),
+        "device": object_column(i.device if i else None for i in ident),
+        "inode": object_column(i.inode if i else None for i in ident),
+        "head_size": object_column(i.head_size if i else None for i in ident),
+        "head_hash": object_column(i.head_hash if i else None for i in ident),
+        "end_offset": np.array([p.end_offset for p in positions], dtype=np.int64),
+        "packets": np.array([p.packets for p in positions], dtype=np.int64),
+        "bytes": np.array([p.bytes for p in positions], dtype=np.int64),
+        "captured_bytes": np.array([p.captured_bytes for p in positions], dtype=np.int64),
+        "format": object_column(p.format for p in positions),
+        "size": object_column(p.size for p in positions),
+        "first_ts": object_column(p.first_ts for p in positions),
+        "last_ts": object_column(p.last_ts for p in positions),
+        "complete": np.array([p.complete for p in positions], dtype=bool),
+        "run_id": np.full(len(positions), run_id, dtype=np.int32),
+        "updated": np.full(len(positions), time.time()),
+        "linktypes": object_column(json.dumps(p.linktypes) for p in positions),
+        "problems": object_column(json.dumps(p.problems) for p in positions),
+    }
+    return rows

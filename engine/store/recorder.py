@@ -17,7 +17,6 @@ stored with it counts nothing twice.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import queue
 import threading
@@ -34,8 +33,9 @@ from engine.capture.records import RecordBatch, SourceStatus
 from engine.capture.source import CaptureSet
 from engine.decode.decoder import TS_MAX, TS_MIN
 from engine.flows.flow_table import FlowRecords
-from engine.metadata.dns_log import LOG_LIMIT, DnsEntry, DnsSnapshot
-from engine.store.counters import CounterBin, counters_now, counters_of
+from engine.metadata.dns_log import LOG_LIMIT, DnsSnapshot
+from engine.store.counters import CounterBin, counters_now, counters_of, split_at_hours
+from engine.store.dns_taking import DnsTaker
 from engine.store.errors import StoreError
 from engine.store.positions import SourcePosition, identify
 from engine.store.retention import prune
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 BatchSource = Callable[[], Iterator[RecordBatch]]
 FLUSH_INTERVAL = 5.0  # wall seconds between flushes
 PRUNE_EVERY = 3600.0  # wall seconds between applying the retention policy while recording
-_DNS_SHARE_GUESS = 3300  # DNS log entries per batch assumed until the capture shows its own rate
-DNS_ANSWER_WAIT = 30.0  # capture seconds a query's entry waits for its response before it is final
 _TIMELINE_SPAN = min(res * bins for res, bins in RESOLUTIONS.items() if res >= 60) / 2
 
 
@@ -98,14 +96,7 @@ class Recorder:
         self._timelines: list[TimelineSnapshot] = []
         self._timeline_clock: float | None = None
         self._touched: float | None = None  # the oldest packet time since the last timeline capture
-        self._dns: list[tuple[int, list[DnsEntry]]] = []
-        self._dns_from = 0
-        self._dns_total = 0
-        self._dns_limit = dns_log_limit  # the analysis's DNS log keeps this many entries
-        self._dns_rate = float(_DNS_SHARE_GUESS)  # new entries per batch, as last seen
-        self._dns_every = self._dns_schedule()
-        self._dns_batches = 0
-        self._dns_lost = 0
+        self._dns = DnsTaker(dns_log_limit)
         self._clock: float | None = None
         self._saved = store.positions()
         self._positions: dict[str, SourcePosition] = {}
@@ -236,8 +227,7 @@ class Recorder:
         if self._error is not None:
             raise StoreError(f"recording into the history store stopped: {self._error}")
         if self._full:
-            self._dns_batches += 1
-            if self._dns_batches >= self._dns_every:
+            if self._dns.batch_done():
                 self._take_dns()
             if (
                 self._clock is not None
@@ -291,51 +281,14 @@ class Recorder:
         self._timeline_clock = self._clock
         self._touched = None
 
-    def _dns_schedule(self) -> int:
-        """Batches until DNS entries must be taken, before the log lets any go (at half its size)."""
-        return max(1, int(self._dns_limit / 2 / max(self._dns_rate, 1.0)))
-
-    def _dns_wanted(self) -> int:
-        return self._dns_total - self._dns_from + int(self._dns_rate * (self._dns_batches + 1) * 1.5) + 256
-
     def _take_dns(self, snapshot: DnsSnapshot | None = None) -> None:
-        """New DNS log entries (and those still waiting for their response) since the last time.
-
-        Taking them is a round trip to the payload inspector, which waits until the inspector has caught
-        up: it is done as rarely as the log's size allows, from the rate entries come at."""
-        wanted = self._dns_wanted()
-
         def fetch(last: int) -> DnsSnapshot:
             inspector = self.analysis.inspector
             assert inspector is not None
             with self.analysis.lock:
                 return inspector.snapshot(last, None)[0].dns
 
-        dns = snapshot if snapshot is not None else fetch(wanted)
-        if dns.total_entries - self._dns_from > len(dns.entries) and len(dns.entries) >= wanted:
-            dns = fetch(dns.total_entries - self._dns_from)  # more arrived than guessed
-        first = dns.total_entries - len(dns.entries)
-        if first > self._dns_from:  # the log let these go before they could be taken: it is smaller
-            self._dns_lost += first - self._dns_from
-            self._dns_limit = min(self._dns_limit, max(len(dns.entries), 2))
-        start = max(first, self._dns_from)
-        entries = dns.entries[start - first :]
-        self._dns.append((start, entries))
-        if self._dns_batches:
-            self._dns_rate = (dns.total_entries - self._dns_total) / self._dns_batches
-        self._dns_batches = 0
-        self._dns_every = self._dns_schedule()
-        self._dns_total = dns.total_entries
-        clock = self._clock if self._clock is not None else -math.inf
-        waiting = next(
-            (
-                i
-                for i, e in enumerate(entries)
-                if e.kind == "dns" and e.query_seen and e.rcode is None and clock - e.ts < DNS_ANSWER_WAIT
-            ),
-            None,
-        )
-        self._dns_from = start + waiting if waiting is not None else dns.total_entries
+        self._dns.take(fetch, self._clock, snapshot)
 
     # ---- flushing ----------------------------------------------------------------------------------------
 
@@ -348,7 +301,7 @@ class Recorder:
         if final:  # the sources' accounts are complete now (finished, problems noted)
             self._changed.update(self._positions)
         snap = a.snapshot(
-            closed_flows=False, timeline_bins=self._timeline_bins(), dns_last=self._dns_wanted()
+            closed_flows=False, timeline_bins=self._timeline_bins(), dns_last=self._dns.wanted()
         )
         if snap.metadata is not None:
             self._take_dns(snap.metadata.dns)
@@ -369,6 +322,7 @@ class Recorder:
             size = len(a.book)
             hi, lo = a.book.hi[self._book_size : size].copy(), a.book.lo[self._book_size : size].copy()
             home = a.home.prefixes
+        dns, dns_lost = self._dns.drain()
         data = FlushData(
             snapshot=snap,
             bins=bins,
@@ -377,15 +331,14 @@ class Recorder:
             home=home,
             positions=[self._finished_position(p) for p in sorted(self._changed)],
             timelines=self._timelines,
-            dns=self._dns,
-            dns_lost=self._dns_lost,
+            dns=dns,
+            dns_lost=dns_lost,
             final=final,
         )
         self._book_size = size
         self._changed = set()
-        self._timelines, self._dns = [], []
-        self.stats.dns_lost += self._dns_lost
-        self._dns_lost = 0
+        self._timelines = []
+        self.stats.dns_lost += dns_lost
         self._last_flush = time.monotonic()
         self.stats.capture_seconds += time.perf_counter() - started
         self._submit(data)
@@ -473,33 +426,3 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close(final=None if exc[0] is None else False)
-
-
-def split_at_hours(batch: RecordBatch) -> list[RecordBatch]:
-    """The batch in parts, one per hour of capture time its packets reach (in packet order; a packet out
-    of order stays with the packets around it). Most batches fit in one hour and come back whole."""
-    ts = batch.ts
-    timed = (ts >= TS_MIN) & (ts < TS_MAX)
-    if len(batch) < 2 or not timed.any():
-        return [batch]
-    hours = np.where(timed, np.floor(ts / COUNTER_BIN), -1.0)
-    reached = np.maximum.accumulate(hours)
-    if reached[-1] == reached[np.argmax(reached >= 0)]:
-        return [batch]
-    cuts = (np.flatnonzero(np.diff(reached) > 0) + 1).tolist()
-    parts = []
-    bounds = [0, *cuts, len(batch)]
-    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        parts.append(
-            replace(
-                batch,
-                starts=batch.starts[lo:hi],
-                caplen=batch.caplen[lo:hi],
-                wirelen=batch.wirelen[lo:hi],
-                ts=batch.ts[lo:hi],
-                linktype=batch.linktype[lo:hi],
-                interface=batch.interface[lo:hi],
-                end_offset=batch.end_offset if i == len(bounds) - 2 else 0,
-            )
-        )
-    return parts

@@ -22,7 +22,7 @@ from engine import __version__
 from engine.store import schema
 from engine.store.columns import first_row, one
 from engine.store.errors import StoreBusyError, StoreError, StoreVersionError
-from engine.store.metadata_rows import TABLES
+from engine.store.integrity import check
 from engine.store.positions import FileIdentity, SourcePosition, same_file
 from engine.store.retention import PruneResult, compact_copy, prune
 
@@ -71,44 +71,6 @@ class StoreInfo:
     rows: dict[str, int]  # per table
     sources: int
     complete_sources: int
-
-
-# (table, column, referenced table, its key): rows that must find their counterpart
-_REFERENCES = (
-    ("flows", "a_address", "addresses", "address_id"),
-    ("flows", "b_address", "addresses", "address_id"),
-    ("flows", "dev_a", "devices", "device_id"),
-    ("flows", "dev_b", "devices", "device_id"),
-    ("open_flows", "a_address", "addresses", "address_id"),
-    ("open_flows", "b_address", "addresses", "address_id"),
-    ("host_counters", "address_id", "addresses", "address_id"),
-    ("device_counters", "device_id", "devices", "device_id"),
-    ("device_addresses", "device_id", "devices", "device_id"),
-    ("device_addresses", "address_id", "addresses", "address_id"),
-    ("device_timeline", "device_id", "devices", "device_id"),
-    ("dns_log", "device_id", "devices", "device_id"),
-    ("traffic_bins", "run_id", "runs", "run_id"),
-    ("flows", "run_id", "runs", "run_id"),
-)
-# table -> the columns that key its rows
-_UNIQUE = {
-    "addresses": "address_id",
-    "devices": "device_id",
-    "runs": "run_id",
-    "sources": "sensor, path",
-    "flows": "run_id, seq",
-    "open_flows": "run_id, serial",
-    "traffic_bins": "run_id, bin_start",
-    "traffic_counters": "run_id, bin_start, kind, code",
-    "mac_counters": "run_id, bin_start, mac",
-    "host_counters": "run_id, bin_start, address_id",
-    "device_counters": "run_id, bin_start, device_id",
-    "device_addresses": "run_id, device_id, address_id",
-    "timeline": "run_id, resolution, bin_start",
-    "device_timeline": "run_id, resolution, bin_start, device_id",
-    "dns_log": "run_id, seq",
-    **{t: "run_id, key" for t in TABLES},
-}
 
 
 def default_sensor() -> str:
@@ -295,28 +257,7 @@ class HistoryStore:
     def check(self) -> list[str]:
         """Problems found in the store: unreadable tables, rows that refer to missing addresses or devices,
         keys written twice. An empty list means the store is sound."""
-        con = self.cursor()
-        problems: list[str] = []
-        for table in (*schema.RUN_TABLES, "runs", "sources", "addresses", "devices", "meta"):
-            try:
-                one(con, f"SELECT count(*) FROM {table}")
-            except duckdb.Error as err:
-                problems.append(f"{table}: cannot be read ({err})")
-        for table, column, target, key in _REFERENCES:
-            missing = one(
-                con,
-                f"""SELECT count(*) FROM {table} t WHERE t.{column} >= 0
-                    AND NOT EXISTS (SELECT 1 FROM {target} x WHERE x.{key} = t.{column})""",
-            )[0]
-            if missing:
-                problems.append(f"{table}.{column}: {missing} rows refer to a missing {target} row")
-        for table, keys in _UNIQUE.items():
-            twice = one(
-                con, f"SELECT count(*) FROM (SELECT {keys} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
-            )[0]
-            if twice:
-                problems.append(f"{table}: {twice} keys ({keys}) have more than one row")
-        return problems
+        return check(self.cursor())
 
     # ---- maintenance -------------------------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import duckdb
 import numpy as np
 import numpy.typing as npt
@@ -17,16 +15,11 @@ from engine.aggregate.timeline import (
     TimelineSnapshot,
 )
 from engine.store.columns import fetch
+from engine.store.dense_ids import DenseIds
 from engine.store.range_query import Range
 from engine.store.schema import TIMELINE_RESOLUTIONS
 
 I64 = npt.NDArray[np.int64]
-
-
-class DenseIds(Protocol):
-    def __len__(self) -> int: ...
-
-    def dense(self, ids: npt.NDArray[np.int64]) -> I64: ...
 
 
 def _empty(res: int) -> TimelineSeries:

@@ -8,7 +8,6 @@ committed flush: data and source positions of one moment, so resuming counts not
 
 from __future__ import annotations
 
-import json
 import operator
 import time
 from collections.abc import Sequence
@@ -32,8 +31,8 @@ from engine.store.counters import COUNTER_KINDS, DEVICE_SUMS, TOTAL_FIELDS, BinD
 from engine.store.counters import interval_delta as _interval_delta
 from engine.store.dimensions import AddressIndex, DeviceIndex
 from engine.store.metadata_rows import TABLES, Row, metadata_rows
-from engine.store.positions import SourcePosition
-from engine.store.schema import TIMELINE_RESOLUTIONS
+from engine.store.positions import SourcePosition, position_rows
+from engine.store.series_rows import device_bins, latest, total_bins
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -335,11 +334,11 @@ class RunWriter:
     def _write_timeline(self, captures: list[TimelineSnapshot]) -> None:
         if not captures:
             return
-        totals = [_total_bins(tl) for tl in captures]
-        devices = [_device_bins(tl) for tl in captures]
-        keys, values = _latest(totals) if len(totals) > 1 else totals[0]
+        totals = [total_bins(tl) for tl in captures]
+        devices = [device_bins(tl) for tl in captures]
+        keys, values = latest(totals) if len(totals) > 1 else totals[0]
         self._replace_series("timeline", keys, values, ("resolution", "bin_start"), ("bytes", "packets"))
-        keys, values = _latest(devices) if len(devices) > 1 else devices[0]
+        keys, values = latest(devices) if len(devices) > 1 else devices[0]
         if keys.shape[0]:
             keys[:, 2] = self._device_ids(keys[:, 2].astype(np.int64))
         self._replace_series(
@@ -381,7 +380,7 @@ class RunWriter:
             self._series_top[table] = max(top, float(keys[sel, 1].max()))
         # remember what the store holds for recent bins (older ones are not rewritten any more)
         if old_keys is not None and old_values is not None and old_keys.shape[0]:
-            keys, values = _latest([(old_keys, old_values), (keys, values)])
+            keys, values = latest([(old_keys, old_values), (keys, values)])
         if keys.shape[0]:
             recent = keys[:, 1] >= keys[:, 1].max() - 2 * 86400
             keys, values = keys[recent], values[recent]
@@ -506,75 +505,4 @@ class RunWriter:
             return
         for p in positions:
             self.con.execute("DELETE FROM sources WHERE sensor = ? AND path = ?", [self.sensor, p.path])
-        ident = [p.identity for p in positions]
-        rows: Columns = {
-            "sensor": object_column(self.sensor for _ in positions),
-            "path": object_column(p.path for p in positions),
-            "device": object_column(i.device if i else None for i in ident),
-            "inode": object_column(i.inode if i else None for i in ident),
-            "head_size": object_column(i.head_size if i else None for i in ident),
-            "head_hash": object_column(i.head_hash if i else None for i in ident),
-            "end_offset": np.array([p.end_offset for p in positions], dtype=np.int64),
-            "packets": np.array([p.packets for p in positions], dtype=np.int64),
-            "bytes": np.array([p.bytes for p in positions], dtype=np.int64),
-            "captured_bytes": np.array([p.captured_bytes for p in positions], dtype=np.int64),
-            "format": object_column(p.format for p in positions),
-            "size": object_column(p.size for p in positions),
-            "first_ts": object_column(p.first_ts for p in positions),
-            "last_ts": object_column(p.last_ts for p in positions),
-            "complete": np.array([p.complete for p in positions], dtype=bool),
-            "run_id": np.full(len(positions), self.run_id, dtype=np.int32),
-            "updated": np.full(len(positions), time.time()),
-            "linktypes": object_column(json.dumps(p.linktypes) for p in positions),
-            "problems": object_column(json.dumps(p.problems) for p in positions),
-        }
-        insert(self.con, "sources", rows)
-
-
-def _total_bins(tl: TimelineSnapshot) -> tuple[npt.NDArray[np.float64], I64]:
-    """(resolution, bin start) and (bytes, packets) of the bins with traffic."""
-    keys, values = [], []
-    for res in TIMELINE_RESOLUTIONS:
-        b, p = tl.total_bytes.get(res), tl.total_packets.get(res)
-        if b is None or p is None:
-            continue
-        nz = np.flatnonzero(b.values | p.values)
-        keys.append(np.stack([np.full(nz.shape[0], float(res)), b.start + nz * float(res)], axis=1))
-        values.append(np.stack([b.values[nz], p.values[nz]], axis=1))
-    if not keys:
-        return np.zeros((0, 2)), np.zeros((0, 2), dtype=np.int64)
-    return np.concatenate(keys), np.concatenate(values)
-
-
-def _device_bins(tl: TimelineSnapshot) -> tuple[npt.NDArray[np.float64], I64]:
-    """(resolution, bin start, device) and (bytes up, bytes down) of the device bins with traffic."""
-    keys, values = [], []
-    for res in TIMELINE_RESOLUTIONS:
-        ups, downs = tl.device_bytes_up.get(res, {}), tl.device_bytes_down.get(res, {})
-        if not ups:
-            continue
-        devices = np.array(list(ups), dtype=np.int64)
-        up = np.stack([ups[int(d)].values for d in devices])
-        down = np.stack([downs[int(d)].values for d in devices])
-        row, col = np.nonzero(up | down)
-        start = ups[int(devices[0])].start
-        keys.append(
-            np.stack(
-                [np.full(row.shape[0], float(res)), start + col * float(res), devices[row].astype(float)],
-                axis=1,
-            )
-        )
-        values.append(np.stack([up[row, col], down[row, col]], axis=1))
-    if not keys:
-        return np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)
-    return np.concatenate(keys), np.concatenate(values)
-
-
-def _latest(parts: list[tuple[npt.NDArray[Any], I64]]) -> tuple[npt.NDArray[Any], I64]:
-    """The rows of all parts, one per key: the last part's where keys repeat."""
-    keys = np.concatenate([k for k, _ in parts])
-    values = np.concatenate([v for _, v in parts])
-    if not keys.shape[0]:
-        return keys, values
-    uniq, last = np.unique(keys[::-1], axis=0, return_index=True)
-    return uniq, values[::-1][last]
+        insert(self.con, "sources", position_rows(positions, self.sensor, self.run_id))
