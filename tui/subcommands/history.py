@@ -206,7 +206,7 @@ def report_analysis(
             span = store.analysed_span(capture.paths)
         if span is None:  # e.g. stdin: nothing to open again
             return analysis.snapshot(), capture.statuses
-        stored = store.load(span[0], span[1] + 1e-6)
+        stored = store.load(span[0], span[1] + 1e-6, store.sensor)
         return stored.snapshot, stored.sources
 
 
