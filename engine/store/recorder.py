@@ -361,7 +361,7 @@ class Recorder:
         if self._thread is None:
             self._write(data)
             return
-        while True:
+        while not self._closed_recorder:  # close() from another thread: the writer is going away
             if self._error is not None:
                 raise StoreError(f"recording into the history store stopped: {self._error}")
             with contextlib.suppress(queue.Full):
@@ -399,9 +399,10 @@ class Recorder:
     # ---- the end ----------------------------------------------------------------------------------------
 
     def close(self, *, final: bool | None = None) -> None:
-        """Write the last flush and stop. `final` (default: the wrapped source ran to its end and every
-        batch was analysed whole) writes the analysis as it is now, remaining flows included; otherwise
-        the store keeps the last periodic flush and a resumed run reads the rest again."""
+        """Write the last flush and stop; call it once the ingest thread is done (after `session.wait()`).
+        `final` (default: the wrapped source ran to its end and every batch was analysed whole) writes the
+        analysis as it is now, remaining flows included; otherwise the store keeps the last periodic flush
+        and a resumed run reads the rest again."""
         if self._closed_recorder:
             return
         if final is None:
