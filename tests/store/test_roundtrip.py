@@ -112,3 +112,65 @@ def test_two_runs_of_different_files_add_up(tmp_path: Path) -> None:
     assert stored.snapshot.flows is not None and a.flows is not None and b.flows is not None
     assert len(stored.snapshot.flows.closed) == len(a.flows.closed) + len(b.flows.closed)
     assert {s.path for s in stored.sources} == {str(first), str(second)}
+
+
+def test_a_capture_session_records(tmp_path: Path) -> None:
+    """The TUI's runner: the session reads through the recorder; closing after it finished writes all."""
+    from engine.analysis import Analysis
+    from engine.capture.source import CaptureSet
+    from engine.session import CaptureSession
+    from engine.store import Recorder
+
+    path = str(fixture_path("ndpi_iphone.pcap"))
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        capture = CaptureSet([path])
+        analysis = Analysis()
+        recorder = Recorder(store, analysis, interval=0.0)
+        session = CaptureSession(
+            capture,
+            analysis=analysis,
+            batches=recorder.wrap(lambda: capture.batches(4096), capture.paths, capture.statuses),
+        )
+        session.start()
+        assert session.wait(60)
+        recorder.close()
+        final = analysis.snapshot()
+        analysis.close()
+        assert stored_report(store) == report_text(final, capture.statuses)
+        assert store.runs()[0].finished
+        assert store.positions()[path].complete
+
+
+def test_a_session_stopped_mid_way_keeps_its_last_flush(tmp_path: Path) -> None:
+    """Stopped in a paced replay, perhaps mid-batch: the final flush is left out, the store stays at the
+    last periodic flush, and its counters and positions agree."""
+    from engine.analysis import Analysis
+    from engine.capture.source import CaptureSet
+    from engine.session import CaptureSession
+    from engine.store import Recorder
+
+    path = str(fixture_path("ndpi_iphone.pcap"))
+    with HistoryStore(tmp_path / "h.db", sensor="pi") as store:
+        capture = CaptureSet([path])
+        analysis = Analysis()
+        recorder = Recorder(store, analysis, interval=0.0)
+        session = CaptureSession(
+            capture,
+            analysis=analysis,
+            speed=600.0,
+            batches=recorder.wrap(lambda: capture.batches(2048), capture.paths, capture.statuses),
+        )
+        session.start()
+        import time
+
+        deadline = time.monotonic() + 30
+        while recorder.stats.flushes < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        session.stop()
+        recorder.close()
+        analysis.close()
+        assert store.check() == []
+        assert not store.runs()[0].finished
+        read = store.positions()[path]
+        assert not read.complete
+        assert store.load().snapshot.totals.packets == read.packets
