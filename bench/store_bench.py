@@ -66,7 +66,9 @@ def measure_ingest(mode: str, corpus: str, db: str) -> dict[str, object]:
             out.update(
                 flushes=recorder.stats.flushes,
                 capture_seconds=recorder.stats.capture_seconds,
+                capture_cpu=recorder.stats.capture_cpu,
                 write_seconds=recorder.stats.write_seconds,
+                write_cpu=recorder.stats.write_cpu,
                 dns_lost=recorder.stats.dns_lost,
             )
         snapshot = analysis.snapshot()
@@ -142,14 +144,15 @@ def run_corpus(corpus: Path, rounds: int, workdir: Path) -> str:
     off_wall, off_cpu = _median(results["off"], "wall"), _median(results["off"], "cpu")
     lines = [f"{corpus.name}: {packets:,} packets, {rounds} rounds (medians)"]
     lines.append(f"  {'mode':<13} {'wall s':>7} {'pkt/s':>11} {'cpu s':>7} {'wall +%':>8} {'cpu +%':>7} "
-                 f"{'flushes':>7} {'ingest-thread s':>15} {'writer s':>8}")  # fmt: skip
+                 f"{'flushes':>7} {'on ingest thread s (cpu)':>24} {'writer s (cpu)':>15}")  # fmt: skip
     for mode in MODES:
         rows = results[mode]
         wall, cpu = _median(rows, "wall"), _median(rows, "cpu")
         extra = ""
         if mode != "off":
-            extra = (f" {_median(rows, 'flushes'):>7.0f} {_median(rows, 'capture_seconds'):>15.2f} "
-                     f"{_median(rows, 'write_seconds'):>8.2f}")  # fmt: skip
+            ingest = f"{_median(rows, 'capture_seconds'):.2f} ({_median(rows, 'capture_cpu'):.2f})"
+            writer = f"{_median(rows, 'write_seconds'):.2f} ({_median(rows, 'write_cpu'):.2f})"
+            extra = f" {_median(rows, 'flushes'):>7.0f} {ingest:>24} {writer:>15}"
         more_wall, more_cpu = 100 * (wall / off_wall - 1), 100 * (cpu / off_cpu - 1)
         lines.append(
             f"  {mode:<13} {wall:>7.2f} {packets / wall:>11,.0f} {cpu:>7.2f} {more_wall:>+7.1f}% "

@@ -54,8 +54,10 @@ _TIMELINE_SPAN = min(res * bins for res, bins in RESOLUTIONS.items() if res >= 6
 @dataclass(slots=True)
 class RecorderStats:
     flushes: int = 0
-    capture_seconds: float = 0.0  # on the ingest thread
-    write_seconds: float = 0.0  # on the writer thread (or inline)
+    capture_seconds: float = 0.0  # the recorder's work on the ingest thread (wall time): flushes taken,
+    capture_cpu: float = 0.0  # counters noted each hour, DNS entries taken; and its CPU time
+    write_seconds: float = 0.0  # on the writer thread (or inline): turning it into rows, writing them
+    write_cpu: float = 0.0
     dns_lost: int = 0  # DNS log entries the log dropped before they could be taken
 
 
@@ -134,7 +136,8 @@ class Recorder:
             try:
                 for batch in it:
                     for part in split_at_hours(batch):
-                        self._before(part)
+                        with self._timed():
+                            self._before(part)
                         try:
                             yield part
                         except GeneratorExit:
@@ -142,7 +145,8 @@ class Recorder:
                             # last flush is left out (resuming reads it again)
                             self._consistent = False
                             raise
-                    self._after(batch, path_of(batch.source_index), statuses)
+                    with self._timed():
+                        self._after(batch, path_of(batch.source_index), statuses)
                 self._ended = True
                 for index, status in enumerate(statuses or ()):  # files that gave not a single batch
                     path = path_of(index)
@@ -155,6 +159,15 @@ class Recorder:
                     close()
 
         return batches
+
+    @contextlib.contextmanager
+    def _timed(self) -> Iterator[None]:
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            self.stats.capture_seconds += time.perf_counter() - started
+            self.stats.capture_cpu += time.thread_time() - cpu
 
     def record(
         self, capture: CaptureSet, *, stop: threading.Event | None = None, finish: bool = True
@@ -296,7 +309,6 @@ class Recorder:
         """Take what changed and hand it to the writer. Call on the ingest thread, between batches."""
         if self._closed_recorder:
             return
-        started = time.perf_counter()
         a = self.analysis
         if final:  # the sources' accounts are complete now (finished, problems noted)
             self._changed.update(self._positions)
@@ -340,7 +352,6 @@ class Recorder:
         self._timelines = []
         self.stats.dns_lost += dns_lost
         self._last_flush = time.monotonic()
-        self.stats.capture_seconds += time.perf_counter() - started
         self._submit(data)
 
     def _finished_position(self, path: str) -> SourcePosition:
@@ -372,6 +383,7 @@ class Recorder:
         self._writer.write(data)
         self.stats.flushes += 1
         self.stats.write_seconds = self._writer.seconds
+        self.stats.write_cpu = self._writer.cpu_seconds
         if self.retention is not None and time.monotonic() - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = time.monotonic()
             started = time.perf_counter()
@@ -409,7 +421,8 @@ class Recorder:
             final = self._ended and self._consistent
         try:
             if final and self._error is None:
-                self.flush(final=True)
+                with self._timed():
+                    self.flush(final=True)
         finally:
             self._closed_recorder = True
             if self._thread is not None:

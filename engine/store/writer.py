@@ -91,11 +91,12 @@ class RunWriter:
         self._device_rows: dict[int, tuple[object, ...]] = {}
         self._prefixes: set[str] = set()
         self.seconds = 0.0  # time spent writing, for benchmarks
+        self.cpu_seconds = 0.0  # CPU time of the writing thread meanwhile (DuckDB's own threads aside)
 
     # ---- the flush ---------------------------------------------------------------------------------------
 
     def write(self, data: FlushData) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         self._flushes += 1
         con = self.con
         con.begin()
@@ -107,6 +108,7 @@ class RunWriter:
             raise
         finally:
             self.seconds += time.perf_counter() - started
+            self.cpu_seconds += time.thread_time() - cpu
 
     def _write(self, data: FlushData) -> None:
         snap = data.snapshot
