@@ -78,6 +78,8 @@ class AnalysisSnapshot:
     clock: float | None = None  # the packet clock: newest timestamp ingested
     # every closed flow folded into contacts, whatever the closed-flow retention keeps (the findings read it)
     contacts: ContactLogSnapshot | None = None
+    # server-name ids (into metadata.name_table) by flow serial, for the flows the inspector still knows
+    flow_server_names: dict[int, int] | None = None
 
 
 class Analysis:
@@ -124,8 +126,17 @@ class Analysis:
         self.contacts = ContactLog(contact_limits) if depth == "full" else None
         self._unnamed: list[tuple[FlowRecords, npt.NDArray[np.uint16]]] = []
         self._unnamed_count = 0
+        # serial numbers of closed flows a consumer still holds (the history store, until it writes them):
+        # their server names are kept for them, whatever the closed-flow retention
+        self.held_serials: list[Callable[[], Iterable[int]]] = []
         self._batches = 0
         self._lock = threading.Lock()
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a batch is ingested and while a snapshot is taken. A consumer that reads several
+        aggregators directly (not through `snapshot`) holds it to see them at one moment."""
+        return self._lock
 
     def _flows_closed(self, records: FlowRecords) -> None:
         labels = resolve_labels(records)
@@ -193,14 +204,15 @@ class Analysis:
             records, labels = parts[0]
             columns = {**records.columns, "server_name": records.columns["server_name"].copy()}
             records = replace(records, columns=columns)
-        _fill_server_names(records, names)
+        fill_server_names(records, names)
         self.contacts.add(records, labels)
 
     def _alive_serials(self) -> list[int]:
         """Serial numbers of the flows this analysis still holds: active ones and retained closed ones."""
         active = self.flows.cols["serial"][: len(self.flows)]
         closed, _ = self.closed.records()
-        return [*active.tolist(), *closed.columns["serial"].tolist()]
+        held = [serial for holder in self.held_serials for serial in holder()]
+        return [*active.tolist(), *closed.columns["serial"].tolist(), *held]
 
     def close(self) -> None:
         """Stop the inspector process, if any. The analysis can still be read, not fed."""
@@ -213,8 +225,15 @@ class Analysis:
             self.flows.expire(self.flows.now, everything=True)
 
     def snapshot(
-        self, *, timeline_bins: dict[int, int] | None = None, dns_last: int | None = None
+        self,
+        *,
+        timeline_bins: dict[int, int] | None = None,
+        dns_last: int | None = None,
+        closed_flows: bool = True,
     ) -> AnalysisSnapshot:
+        """Everything the analysis knows now. `timeline_bins` and `dns_last` keep only the newest timeline
+        bins and DNS log entries. `closed_flows=False` leaves the closed flows out and the flow summaries
+        count closed flows only: for consumers that take closed flows as they close (`flows.on_close`)."""
         with self._lock:
             base = {
                 "totals": self.totals.snapshot(),
@@ -228,9 +247,12 @@ class Analysis:
             metadata, flow_names = self.inspector.snapshot(dns_last, None)
             active = self.flows.records()
             active_labels = resolve_labels(active)
-            closed, closed_labels = self.closed.records()
+            if closed_flows:
+                closed, closed_labels = self.closed.records()
+            else:
+                closed, closed_labels = FlowRecords.concat([]), np.zeros(0, dtype=np.uint16)
             for records in (active, closed):
-                _fill_server_names(records, flow_names)
+                fill_server_names(records, flow_names)
             self._fold_closed(flow_names)
             metadata = self._resolve_device_refs(metadata)
             devices = self.devices.snapshot()
@@ -240,7 +262,11 @@ class Analysis:
                 closed=closed,
                 closed_labels=closed_labels,
                 closed_dropped=self.closed.dropped,
-                summaries=self.summaries.snapshot(active, active_labels),
+                summaries=(
+                    self.summaries.snapshot(active, active_labels)
+                    if closed_flows
+                    else self.summaries.snapshot()
+                ),
             )
             return AnalysisSnapshot(
                 **base,  # type: ignore[arg-type]
@@ -252,6 +278,7 @@ class Analysis:
                 metadata=metadata,
                 clock=self.flows.now if np.isfinite(self.flows.now) else None,
                 contacts=self.contacts.snapshot() if self.contacts is not None else None,
+                flow_server_names=flow_names,
             )
 
     def _resolve_device_refs(self, meta: MetadataSnapshot) -> MetadataSnapshot:
@@ -301,7 +328,7 @@ _PRUNE_EVERY = 64  # batches between telling the inspector which flows the analy
 _NAME_FLOWS_EVERY = 32768  # closed flows waiting for their names before the inspector is asked
 
 
-def _fill_server_names(records: FlowRecords, names: dict[int, int]) -> None:
+def fill_server_names(records: FlowRecords, names: dict[int, int]) -> None:
     """Put the inspector's server-name ids (by flow serial) into the records' server_name column."""
     if not names or not len(records):
         return

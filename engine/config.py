@@ -86,6 +86,15 @@ class UiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """How much history the store keeps: capture data older than `retention_days` goes, then the oldest
+    days while the store holds more than `max_bytes`. None: no limit."""
+
+    retention_days: float | None
+    max_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting, resolved. `source` is the file read, or None when there was none."""
 
@@ -99,6 +108,7 @@ class Settings:
     lookups: LookupSettings
     findings: Mapping[str, Mapping[str, object]]  # per-rule tables, read-only; the rules validate them
     ui: UiSettings
+    store: StoreSettings
     source: Path | None
 
     def tzinfo(self) -> tzinfo:
@@ -176,6 +186,24 @@ def _positive_number(limit: float, unit: str) -> Callable[[object, _Origin], flo
         raise _InvalidValueError(f"a number of {unit} above 0 and at most {limit:g}")
 
     return parse
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)", re.IGNORECASE)
+
+
+def _byte_size(value: object, origin: _Origin) -> int:
+    """A size in bytes: a number, or a string such as "500 MB" or "2 GiB"."""
+    expected = 'a size above 0: a number of bytes, or a string such as "500 MB" or "2 GiB"'
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and (match := _SIZE.fullmatch(value.strip())):
+        unit = match[2].lower()
+        base = 1024 if unit.endswith("ib") or unit.endswith("i") else 1000
+        power = "bkmgt".index(unit[0]) if unit and unit[0] != "b" else 0
+        size = int(float(match[1]) * base**power)
+        if size > 0:
+            return size
+    raise _InvalidValueError(expected)
 
 
 def _path(value: object, origin: _Origin) -> Path:
@@ -260,6 +288,8 @@ _FIELDS: Mapping[str, Callable[[object, _Origin], object]] = MappingProxyType(
         "lookups.cache_dir": _path,
         "findings": _findings,
         "ui.refresh_hz": _positive_number(60, "refreshes a second"),
+        "store.retention_days": _positive_number(36500, "days"),
+        "store.max_bytes": _byte_size,
     }
 )
 _SECTIONS = frozenset(key.split(".")[0] for key in _FIELDS if "." in key)
@@ -423,8 +453,16 @@ def _settings(merged: Mapping[str, object], findings: Mapping[str, object], sour
         ),
         findings=_as(MappingProxyType, _frozen(findings)),
         ui=UiSettings(refresh_hz=_as(float, get("ui.refresh_hz", DEFAULT_REFRESH_HZ))),
+        store=StoreSettings(
+            retention_days=_optional(float, get("store.retention_days", None)),
+            max_bytes=_optional(int, get("store.max_bytes", None)),
+        ),
         source=source,
     )
+
+
+def _optional(kind: type[_T], value: object) -> _T | None:
+    return None if value is None else _as(kind, value)
 
 
 def _as(kind: type[_T], value: object) -> _T:

@@ -57,6 +57,13 @@ class ConfigError(HomescopeError):
     exit_code = ExitCode.USAGE
 
 
+class UsageError(HomescopeError):
+    """Options that do not make sense together, or an option given a value that does not (a time, a size)."""
+
+    title = "Usage"
+    exit_code = ExitCode.USAGE
+
+
 class LiveCaptureError(HomescopeError):
     """Live capture could not start or died: permission, interface or capture tool missing."""
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine import __version__
-from engine.errors import ExitCode, HomescopeError
+from engine.errors import ExitCode, HomescopeError, UsageError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         "print a readable summary, or the homescope.report/1 JSON document with --json. Several files are "
         "read in time order as one capture.",
     )
-    report.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files, or - for stdin")
+    report.add_argument(
+        "captures",
+        nargs="*",
+        metavar="CAPTURE",
+        help="capture files, or - for stdin (none with --from-store)",
+    )
     report.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     report.add_argument("--top", type=int, default=10, metavar="N", help="rows per table in the summary (10)")
@@ -57,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="configuration file (default: $HOMESCOPE_CONFIG or ~/.config/homescope/config.toml)",
     )
-    from tui.subcommands import SUBCOMMANDS
+    from tui.subcommands import SUBCOMMANDS, history
+
+    history.add_store_options(report, records_by_default=False, reads=True)
 
     for module in SUBCOMMANDS:
         module.register(sub)
@@ -66,11 +73,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from engine.address_scope import HomeNetwork
-    from engine.analysis import Analysis, inspector_mode, run_capture
+    from engine.analysis import Analysis, inspector_mode
     from engine.capture.source import CaptureSet
     from engine.config import load_settings
     from engine.labels import Labels
+    from engine.metadata.dns_log import LOG_LIMIT
     from engine.report import build_report, render_text
+    from tui.subcommands import history
 
     settings = load_settings(Path(args.config) if args.config else None)
     if not args.traffic_only:
@@ -80,22 +89,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     labels_path = Path(args.labels) if args.labels else settings.labels_file
     labels = Labels.load(labels_path) if labels_path is not None and labels_path.exists() else None
     home = HomeNetwork(settings.home_prefixes, cgnat_is_local=settings.cgnat_is_local)
-    capture = CaptureSet(list(args.captures))
-    # a report needs the largest flows and the DNS statistics, not every flow and lookup: keeping only
-    # those holds memory flat however long the capture
-    analysis = Analysis(
-        depth="traffic" if args.traffic_only else "full",
-        home=home,
-        closed_flow_limit=max(1000, args.top_flows),
-        closed_flow_retention="largest",
-        dns_log_limit=1000,
-        inspector=inspector_mode(capture.paths),
-    )
-    try:
-        run_capture(capture, analysis)
-        snapshot = analysis.snapshot()
-    finally:
-        analysis.close()
+    if args.from_store and args.captures:
+        raise UsageError("--from-store reads the history store: give no capture files with it")
+    if not args.from_store and not args.captures:
+        raise UsageError("give capture files to analyse (or --from-store to read the history store)")
+    recording = args.store is not None
+    if args.traffic_only and (recording or args.from_store):
+        raise UsageError("--traffic-only keeps only the traffic counters: it cannot use the history store")
+    statuses: Sequence[object]
+    if args.from_store:
+        stored = history.load_stored(args, settings)
+        snapshot, statuses = stored.snapshot, stored.sources
+    else:
+        capture = CaptureSet(list(args.captures))
+        # a report needs the largest flows and the DNS statistics, not every flow and lookup: keeping only
+        # those holds memory flat however long the capture (the store, when recording, wants the whole log)
+        analysis = Analysis(
+            depth="traffic" if args.traffic_only else "full",
+            home=home,
+            closed_flow_limit=max(1000, args.top_flows),
+            closed_flow_retention="largest",
+            dns_log_limit=LOG_LIMIT if recording else 1000,
+            inspector=inspector_mode(capture.paths),
+        )
+        snapshot, statuses = history.report_analysis(args, settings, capture, analysis)
     geo = None
     if not args.traffic_only:
         from engine.findings import needs_geo
@@ -106,7 +123,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             geo = shared_geo()
     # the findings (evaluated with the settings) never change the exit code
     report = build_report(
-        snapshot, capture.statuses, labels=labels, top_flows=args.top_flows, settings=settings, geo=geo
+        snapshot, list(statuses), labels=labels, top_flows=args.top_flows, settings=settings, geo=geo
     )
     text = json.dumps(report, indent=1) + "\n" if args.json else render_text(report, top=args.top)
     if args.output:
@@ -115,7 +132,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return int(_exit_code_for(capture.statuses))
+    return int(_exit_code_for(statuses))
 
 
 def _exit_code_for(statuses: Sequence[object]) -> ExitCode:

@@ -21,6 +21,7 @@ from typing import BinaryIO
 from engine.capture.records import Problem
 from engine.errors import CaptureError
 
+_SKIP_CHUNK = 1 << 20  # bytes read and dropped at a time when skipping in a stream or compressed file
 _COMPRESSION_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip"),
     (b"BZh", "bzip2"),
@@ -128,6 +129,35 @@ class ByteStream:
             parts.append(more)
             got += len(more)
         return b"".join(parts)
+
+    def skip(self, n: int) -> int:
+        """Move `n` bytes on without returning them: a seek in a plain file, reading and dropping them in a
+        compressed file or a stream. Returns the bytes skipped (fewer only at the end of the input)."""
+        if n <= 0 or self._eof:
+            return 0
+        skipped = 0
+        if self.compression is None and not self.is_stream and self._fd is not None:
+            if self._pending:
+                take = min(n, len(self._pending))
+                self._pending = self._pending[take:]
+                skipped = take
+            if skipped < n:
+                try:
+                    here = self._raw.tell()
+                    end = os.fstat(self._fd).st_size
+                    step = max(min(n - skipped, end - here), 0)
+                    self._raw.seek(here + step)
+                    skipped += step
+                except OSError:
+                    pass  # not seekable after all: read through below
+        while skipped < n:
+            data = self.read(min(n - skipped, _SKIP_CHUNK))
+            if not data:
+                break
+            skipped += len(data)
+            self.position -= len(data)  # counted once below
+        self.position += skipped
+        return skipped
 
     def _read_plain(self, n: int) -> bytes:
         if self._pending:

@@ -10,6 +10,7 @@ import numpy as np
 from engine.capture.byte_stream import ByteStream
 from engine.capture.record_walk import unaligned_view, walk_records
 from engine.capture.records import Problem, RecordBatch, SourceStatus
+from engine.errors import CaptureError
 
 PCAP_MAGICS: dict[bytes, tuple[bool, float, str]] = {
     # magic as stored -> (little endian, seconds per fraction unit, format name)
@@ -49,6 +50,22 @@ class PcapReader:
         status.compression = stream.compression
         self._offset = HEADER_SIZE  # file offset of the first byte of the pending buffer
         self._pending = b""
+
+    def skip_to(self, offset: int) -> None:
+        """Start reading at `offset`, the byte offset of a record header (a saved `RecordBatch.end_offset`),
+        before the first batch is read. Raises CaptureError when the input is shorter than that."""
+        if offset < HEADER_SIZE or self._pending:
+            raise ValueError(f"cannot start a pcap at byte {offset}")
+        wanted = offset - self._offset
+        got = self._stream.skip(wanted)
+        self._offset += got
+        self._status.start_offset = offset
+        if got < wanted:
+            raise CaptureError(
+                f"{self._stream.name}: cannot resume at byte {offset}: the file ends at byte {self._offset}",
+                path=self._stream.name,
+                kind="moved",
+            )
 
     def batches(self, chunk_size: int = CHUNK_SIZE) -> Iterator[RecordBatch]:
         """Yield record batches until the end of the stream or the first damaged record."""

@@ -19,6 +19,7 @@ from engine.capture.byte_stream import ByteStream
 from engine.capture.pcap import MAX_BATCH_RECORDS
 from engine.capture.record_walk import unaligned_view, walk_records
 from engine.capture.records import InterfaceStats, Problem, RecordBatch, SourceStatus
+from engine.errors import CaptureError
 
 SHB = 0x0A0D0D0A
 IDB = 0x00000001
@@ -86,6 +87,46 @@ class PcapngReader:
     @property
     def interfaces(self) -> list[Interface]:
         return self._interfaces
+
+    def skip_to(self, offset: int) -> None:
+        """Start reading at `offset`, the byte offset of a block (a saved `RecordBatch.end_offset`), before
+        the first batch is read. The blocks before it are read for their section headers and interface
+        descriptions (a packet's link type and time resolution come from them), not for their packets.
+        Raises CaptureError when the input is shorter, damaged, or has no block starting at `offset`."""
+        name = self._stream.name
+        buf = self._pending
+        while True:
+            wanted = offset - self._offset - len(buf)
+            if wanted > 0:
+                chunk = self._stream.read(min(CHUNK_SIZE, wanted))
+                if not chunk:
+                    raise CaptureError(
+                        f"{name}: cannot resume at byte {offset}: the file ends at byte "
+                        f"{self._offset + len(buf)}",
+                        path=name,
+                        kind="moved",
+                    )
+                buf = buf + chunk if buf else chunk
+            while buf:
+                order_before = self._little
+                _skipped, consumed, problem = self._parse(buf)
+                self._offset += consumed
+                buf = buf[consumed:]
+                if problem is not None:
+                    message = f"{name}: cannot resume at byte {offset}: {problem.message}"
+                    raise CaptureError(message, path=name)
+                if consumed == 0 and self._little == order_before:
+                    break
+            if self._offset + len(buf) >= offset:
+                break
+        if buf or self._offset != offset:
+            raise CaptureError(
+                f"{name}: cannot resume at byte {offset}: no block starts there (the file changed)",
+                path=name,
+                kind="moved",
+            )
+        self._pending = b""
+        self._status.start_offset = offset
 
     def batches(self, chunk_size: int = CHUNK_SIZE) -> Iterator[RecordBatch]:
         buf = self._pending

@@ -80,6 +80,7 @@ class SourceStatus:
     first_ts: float | None = None
     untimed_packets: int = 0  # packets without a timestamp, or with one outside 1970..2106
     finished: bool = False
+    start_offset: int = 0  # byte offset reading started at (a resumed file); the counts above start there
 
     @property
     def fatal_problem(self) -> Problem | None:

@@ -71,52 +71,68 @@ class CaptureFile:
             st.first_ts = float(batch.ts[plausible][0])
 
 
-def open_capture(path: str, source_index: int = 0, status: SourceStatus | None = None) -> CaptureFile:
-    """Open a capture file (or `-` for stdin) by its magic number. Raises CaptureError."""
+def open_capture(
+    path: str, source_index: int = 0, status: SourceStatus | None = None, start_offset: int = 0
+) -> CaptureFile:
+    """Open a capture file (or `-` for stdin) by its magic number. Raises CaptureError.
+
+    `start_offset` (a saved `RecordBatch.end_offset`) resumes reading there: the first batch holds the
+    record that starts at that byte (in the decompressed stream for compressed files)."""
     status = status if status is not None else SourceStatus(path=path)
     stream = open_byte_stream(path)
     status.size = stream.size
-    return open_capture_stream(stream, status, source_index)
+    return open_capture_stream(stream, status, source_index, start_offset)
 
 
-def open_capture_stream(stream: ByteStream, status: SourceStatus, source_index: int = 0) -> CaptureFile:
+def open_capture_stream(
+    stream: ByteStream, status: SourceStatus, source_index: int = 0, start_offset: int = 0
+) -> CaptureFile:
     """Read a capture from an already opened ByteStream (a pipe from a capture tool, a followed file) by
-    its magic number. Closes the stream and raises CaptureError when it is not a capture."""
+    its magic number, from `start_offset` on (see open_capture). Closes the stream and raises CaptureError
+    when it is not a capture."""
     path = status.path
     try:
-        head = stream.read_exact(4)
-        if head[:4] in PCAP_MAGICS:
-            rest = stream.read_exact(20)
-            if len(rest) < 20:
-                raise CaptureError(
-                    f"{path}: the pcap file header is cut short ({4 + len(rest)} of 24 bytes)",
-                    path=path,
-                    kind="truncated",
-                )
-            return CaptureFile(status, stream, PcapReader(stream, status, head + rest, source_index))
-        if head[:4] == PCAPNG_MAGIC:
-            rest = stream.read_exact(8)
-            block = head + rest
-            if section_byte_order(block) is None:
-                raise CaptureError(
-                    f"{path}: starts like pcapng but its section header is damaged or cut short",
-                    path=path,
-                    kind="corrupt",
-                )
-            return CaptureFile(status, stream, PcapngReader(stream, status, block, source_index))
-        more = stream.read_exact(12)
-        what = "stream" if stream.is_stream else "file"
-        if not head:
-            raise CaptureError(f"{path}: the {what} is empty, not a capture", path=path, kind="empty")
-        compressed = f" (after {stream.compression} decompression)" if stream.compression else ""
-        raise CaptureError(
-            f"{path}: cannot read this {what}{compressed}: {_describe_unknown(head + more)}",
-            path=path,
-            kind="unsupported-format",
-        )
+        capture = _open_reader(path, stream, status, source_index)
+        if start_offset:
+            capture.reader.skip_to(start_offset)
+            status.bytes_read = stream.raw_position
+        return capture
     except BaseException:
         stream.close()
         raise
+
+
+def _open_reader(path: str, stream: ByteStream, status: SourceStatus, source_index: int) -> CaptureFile:
+    head = stream.read_exact(4)
+    if head[:4] in PCAP_MAGICS:
+        rest = stream.read_exact(20)
+        if len(rest) < 20:
+            raise CaptureError(
+                f"{path}: the pcap file header is cut short ({4 + len(rest)} of 24 bytes)",
+                path=path,
+                kind="truncated",
+            )
+        return CaptureFile(status, stream, PcapReader(stream, status, head + rest, source_index))
+    if head[:4] == PCAPNG_MAGIC:
+        rest = stream.read_exact(8)
+        block = head + rest
+        if section_byte_order(block) is None:
+            raise CaptureError(
+                f"{path}: starts like pcapng but its section header is damaged or cut short",
+                path=path,
+                kind="corrupt",
+            )
+        return CaptureFile(status, stream, PcapngReader(stream, status, block, source_index))
+    more = stream.read_exact(12)
+    what = "stream" if stream.is_stream else "file"
+    if not head:
+        raise CaptureError(f"{path}: the {what} is empty, not a capture", path=path, kind="empty")
+    compressed = f" (after {stream.compression} decompression)" if stream.compression else ""
+    raise CaptureError(
+        f"{path}: cannot read this {what}{compressed}: {_describe_unknown(head + more)}",
+        path=path,
+        kind="unsupported-format",
+    )
 
 
 def first_timestamp(path: str) -> float | None:
@@ -145,6 +161,8 @@ class CaptureSet:
     paths: list[str]
     statuses: list[SourceStatus] = field(default_factory=list)
     ordered: bool = True
+    # where to resume reading each file (by path): a saved `RecordBatch.end_offset`
+    start_offsets: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         order = list(range(len(self.paths)))
@@ -158,7 +176,9 @@ class CaptureSet:
         for index, path in enumerate(self.paths):
             status = self.statuses[index]
             try:
-                cap = open_capture(path, source_index=index, status=status)
+                cap = open_capture(
+                    path, source_index=index, status=status, start_offset=self.start_offsets.get(path, 0)
+                )
             except CaptureError as err:
                 status.add_problem(Problem(err.kind, err.message))
                 status.finished = True

@@ -359,9 +359,15 @@ class ContactLog:
         np.add.at(s["flows"], ids, 1)
         for name in ("bytes_c2s", "bytes_s2c", "packets_c2s", "packets_s2c", "payload"):
             np.add.at(s[name], ids, getattr(f, name))
+        before = s["first_ts"][ids]
         np.minimum.at(s["first_ts"], ids, f.first_ts)
         np.maximum.at(s["last_ts"], ids, f.last_ts)
-        np.minimum.at(s["first_serial"], ids, f.serial)
+        # the first flow is the one that started first (serials follow the order flows are seen within a
+        # batch, not their start times); among flows that started together, the lowest serial
+        first = s["first_ts"][ids]
+        s["first_serial"][ids[first < before]] = _NO_SERIAL
+        at_first = f.first_ts == first
+        np.minimum.at(s["first_serial"], ids[at_first], f.serial[at_first])
         np.minimum.at(s["client_port"], ids, f.client_port)
         ok = np.flatnonzero(_plausible(f.first_ts))
         np.add.at(s["events"], ids[ok], 1)

@@ -80,6 +80,16 @@ def test_flows_of_one_client_server_and_port_are_one_key() -> None:
     assert table.event_serial[table.event_indices(np.array([0]))].tolist() == list(range(15))
 
 
+def test_the_first_flow_is_the_one_that_started_first_not_the_lowest_serial() -> None:
+    log = ContactLog()
+    add(log, flows([T0 + 30, T0 + 10, T0 + 20]))  # serials 0, 1, 2: serial 1 started first
+    assert log.snapshot().keys["first_serial"].tolist() == [1]
+    add(log, flows([T0 + 5, T0 + 50], serial0=10))  # a later batch with an earlier start
+    assert log.snapshot().keys["first_serial"].tolist() == [10]
+    add(log, flows([T0 + 5], serial0=3))  # a tie with the first start: the lower serial
+    assert log.snapshot().keys["first_serial"].tolist() == [3]
+
+
 def test_a_ring_keeps_the_newest_flows_of_each_key() -> None:
     log = ContactLog(ContactLimits(ring=32))
     for chunk in range(10):

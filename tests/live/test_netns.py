@@ -103,9 +103,10 @@ def test_follow_sees_the_capture_services_ring_while_it_is_written() -> None:
         )
         try:
             read_events(follower, "start", timeout=20)
-            # ~3000 datagrams over 6 s; every 10th goes to the discard port, which the filter leaves out
-            sender = ring.start_udp(count=3000, seconds=6, port=5555, payload=PAYLOAD, every_nth_to=(10, 9))
-            seen = wait_for_packets(follower, 100, timeout=15)
+            # ~3000 datagrams over 12 s (long enough that a loaded machine still sees some while they are
+            # sent); every 10th goes to the discard port, which the filter leaves out
+            sender = ring.start_udp(count=3000, seconds=12, port=5555, payload=PAYLOAD, every_nth_to=(10, 9))
+            seen = wait_for_packets(follower, 100, timeout=20)
             assert sender.poll() is None, "the follower saw packets while they were being sent and written"
             assert seen[-1]["state"] == "following"
             out, err = sender.communicate(timeout=30)

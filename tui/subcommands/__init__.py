@@ -5,8 +5,8 @@ Each module has `register(subparsers)`, which adds its parser (importing nothing
 as one message (never a traceback). `live` and `follow` also have `open_session(args)` for the TUI.
 """
 
-from tui.subcommands import export, findings, follow, live, lookup
+from tui.subcommands import export, findings, follow, history, live, lookup
 
-SUBCOMMANDS = (live, follow, findings, export, lookup)
+SUBCOMMANDS = (live, follow, history, findings, export, lookup)
 
-__all__ = ["SUBCOMMANDS", "export", "findings", "follow", "live", "lookup"]
+__all__ = ["SUBCOMMANDS", "export", "findings", "follow", "history", "live", "lookup"]
