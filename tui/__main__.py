@@ -2,4 +2,5 @@
 
 from tui.cli import run
 
-run()
+if __name__ == "__main__":  # not when an engine process re-imports this module
+    run()

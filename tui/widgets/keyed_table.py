@@ -1,0 +1,152 @@
+"""A DataTable kept in step with model rows by key: only the cells that changed are written, rows come and
+go by key, and the rows are reordered only when the model's order differs from the one on screen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from tui.model.dashboard import ColumnSpec, TableRow
+
+
+class Cell:
+    """A cell's text. It has no `__rich_measure__` on purpose: DataTable measures every cell of every new row
+    (three terminal-size system calls each), which our fixed-width columns do not need."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.text
+
+
+class KeyedTable(DataTable[Cell]):
+    """Rows are `TableRow`s; `sync(rows)` makes the table show exactly them, in their order."""
+
+    DEFAULT_CSS = """
+    KeyedTable {
+        height: 1fr;
+    }
+    """
+
+    def __init__(
+        self, columns: Sequence[ColumnSpec], *, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        self.specs = tuple(columns)
+        self._style_cache: dict[str, Style] = {}
+        self._shown: dict[str, TableRow] = {}
+        self._first_cell: dict[
+            str, Text
+        ] = {}  # the first cell object of each row: reordering finds rows by it
+
+    def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Columns go in on mount, or on the first sync if a model comes first."""
+        if self.columns:
+            return
+        for spec in self.specs:
+            label = Text(spec.label, justify="right" if spec.numeric else "left")
+            self.add_column(label, key=spec.key, width=spec.width)
+
+    # ---- what subclasses may change ---------------------------------------------------------------------
+
+    def row_style(self, row: TableRow) -> Style | None:
+        """A style for the whole row (new devices, failed lookups...)."""
+        return None
+
+    def cell_style(self, row: TableRow, index: int) -> Style | None:
+        return self.row_style(row) if index == 0 else None
+
+    # ---- syncing --------------------------------------------------------------------------------------
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    def _cell(self, row: TableRow, index: int) -> Cell:
+        spec = self.specs[index]
+        return Cell(
+            Text(
+                row.cells[index],
+                style=self.cell_style(row, index) or "",
+                justify="right" if spec.numeric else "left",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+
+    def component_style(self, name: str) -> Style:
+        """A component class's style, looked up once per sync (the lookup resolves CSS)."""
+        style = self._style_cache.get(name)
+        if style is None:
+            style = self._style_cache[name] = self.get_component_rich_style(name, partial=True)
+        return style
+
+    def sync(self, rows: Sequence[TableRow], *, reorder: bool = True) -> None:
+        """Show exactly `rows`: add, remove and update by key; reorder only if the order changed."""
+        self._style_cache.clear()
+        self._add_columns()
+        cursor_key = self.cursor_key
+        wanted = {row.key for row in rows}
+        stale = [key for key in self._shown if key not in wanted]
+        if stale and len(stale) > len(self._shown) // 2:
+            # removing a row costs a full layout pass each (Textual #5273): start over instead
+            self.clear()
+            self._shown.clear()
+            self._first_cell.clear()
+        else:
+            for key in stale:
+                self.remove_row(key)
+                del self._shown[key]
+                del self._first_cell[key]
+        for row in rows:
+            old = self._shown.get(row.key)
+            if old is None:
+                cells = [self._cell(row, i) for i in range(len(self.specs))]
+                self.add_row(*cells, key=row.key)
+                self._first_cell[row.key] = cells[0]
+            elif old != row:
+                restyle = old.flags != row.flags
+                for i, spec in enumerate(self.specs):
+                    if restyle or old.cells[i] != row.cells[i]:
+                        cell = self._cell(row, i)
+                        self.update_cell(row.key, spec.key, cell)
+                        if i == 0:
+                            self._first_cell[row.key] = cell
+            self._shown[row.key] = row
+        if reorder:
+            self._reorder([row.key for row in rows])
+        if cursor_key is not None and cursor_key in self._shown:
+            self._keep_cursor_on(cursor_key)
+
+    def _reorder(self, keys: list[str]) -> None:
+        if [row.key.value for row in self.ordered_rows] == keys:
+            return
+        # DataTable.sort hands the key function cell values only: find each row by its first cell object
+        position = {id(self._first_cell[key]): index for index, key in enumerate(keys)}
+        self.sort(self.specs[0].key, key=lambda cell: position[id(cell)])
+
+    def _keep_cursor_on(self, key: str) -> None:
+        try:
+            index = self.get_row_index(key)
+        except RowDoesNotExist:
+            return
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False, scroll=False)
