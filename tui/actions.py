@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 Scope = Literal["app", "dashboard", "device", "devices"]
 
@@ -104,7 +104,7 @@ def actions_for(scope: Scope) -> tuple[UserAction, ...]:
     return tuple(a for a in ACTIONS if a.scope == scope)
 
 
-def bindings_for(scope: Scope) -> list[Binding]:
+def bindings_for(scope: Scope) -> list[BindingType]:
     """The `BINDINGS` of the app, a screen or a widget."""
     return [
         Binding(

@@ -1,9 +1,10 @@
 """The homescope TUI: screens over an engine feed, refreshed a few times a second.
 
-A timer asks for a model; a thread worker takes the snapshot and builds the rows (never the UI thread);
-the model arrives as a message and the screen diff-updates its widgets inside one batch update. The next
+A timer asks for a model; a thread worker gets it from the feed, which takes the snapshot and builds the
+rows in the engine process (or in that worker, with a thread feed), never on the UI thread; the model
+arrives as a message and the screen diff-updates its widgets inside one batch update. The next
 model is asked for when this one is shown, after a pause that grows with the time building took, so
-that refreshing never takes more than about a third of the engine's time.
+that building models never takes more than about a fifth of the engine's time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import replace
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 from textual import work
@@ -31,14 +33,18 @@ from tui.screens.device import DeviceScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.status_bar import StatusBar, speed_text
 
-BUILD_SHARE = 3.0  # a model every 3x the time one takes to build...
+BUILD_SHARE = 5.0  # a model every 5x the time one takes to build (the engine's time goes to ingest)...
 MAX_PERIOD = 0.45  # ...but at least about twice a second
 PAUSED_PERIOD = 1.0
 
 
 class HomescopeApp(App[int]):
     TITLE = "homescope"
-    CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/dashboard.tcss", "styles/device.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "styles/app.tcss",
+        "styles/dashboard.tcss",
+        "styles/device.tcss",
+    ]
     BINDINGS = bindings_for("app")
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ActionCommands}
     ALLOW_IN_MAXIMIZED_VIEW = "StatusBar, Footer"
@@ -119,7 +125,10 @@ class HomescopeApp(App[int]):
         self.post_message(DashboardUpdated(model))
 
     def on_dashboard_updated(self, message: DashboardUpdated) -> None:
+        before = self.model.status if self.model is not None else None
         self.model = message.model
+        if before is None or before.finished != message.model.status.finished:
+            self.refresh_bindings()  # pause and speed do nothing once the replay has ended
         screen = self.screen
         show = getattr(screen, "show_model", None)
         if show is not None:
@@ -194,5 +203,5 @@ class HomescopeApp(App[int]):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        self.feed.stop(timeout=0.2)  # the ingest thread (or process) stops between two batches
+        self.feed.stop(timeout=0.1)  # the ingest thread (or process) stops after its current batch
         self.exit(0)

@@ -71,9 +71,10 @@ def _add_replay_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paused", action="store_true", help="start paused (space resumes)")
     parser.add_argument(
         "--engine",
-        choices=("thread", "process"),
-        default="thread",
-        help="run the analysis on a thread of the TUI's process (default) or in a separate process",
+        choices=("process", "thread"),
+        default="process",
+        help="run the analysis in a separate process (default: the TUI stays responsive and ingest keeps "
+        "its speed) or on a thread of the TUI's process (slower: one interpreter lock for both)",
     )
 
 
@@ -111,8 +112,10 @@ def _check_inputs(paths: Sequence[str]) -> None:
         if len(problems) == 1:
             raise problems[0]
         raise CaptureError("; ".join(p.message for p in problems))
-    for err in problems:
-        print(f"homescope: {err.title}: {err.message} (replaying the other captures)", file=sys.stderr)
+    for problem in problems:
+        print(
+            f"homescope: {problem.title}: {problem.message} (replaying the other captures)", file=sys.stderr
+        )
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -150,7 +153,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        feed.stop(timeout=1.0)
+        feed.stop(timeout=0.5)
     return int(app.return_code or 0)
 
 
@@ -165,7 +168,7 @@ def _cmd_demo() -> int:
             file=sys.stderr,
         )
         return int(ExitCode.NO_INPUT)
-    args = argparse.Namespace(captures=[str(demo)], speed=DEMO_SPEED, paused=False, engine="thread")
+    args = argparse.Namespace(captures=[str(demo)], speed=DEMO_SPEED, paused=False, engine="process")
     return _cmd_replay(args)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
+from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.dom import DOMNode
+from textual.widget import Widget
 
 from tui.actions import ACTIONS, UserAction, key_label
 
@@ -14,7 +16,7 @@ from tui.actions import ACTIONS, UserAction, key_label
 class ActionCommands(Provider):
     """Every action that applies where the palette was opened, under its help text."""
 
-    def _target(self, action: UserAction) -> DOMNode | None:
+    def _target(self, action: UserAction) -> App[Any] | Widget | None:
         from tui.screens.dashboard import DashboardScreen
         from tui.screens.device import DeviceScreen
         from tui.widgets.device_table import DeviceTable
@@ -29,7 +31,7 @@ class ActionCommands(Provider):
         return screen.query(DeviceTable).first() if isinstance(screen, DashboardScreen) else None
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        commands = []
+        commands: list[tuple[str, str, Callable[[], object]]] = []
         for action in ACTIONS:
             target = self._target(action) if action.palette else None
             if target is None or target.check_action(action.action, ()) is False:

@@ -59,8 +59,8 @@ REMOTE_COLUMNS = (
 
 DNS_COLUMNS = (
     ColumnSpec("time", "Time", 8),
-    ColumnSpec("device", "Device", 16),
-    ColumnSpec("name", "Name", 32),
+    ColumnSpec("device", "Device", 14),
+    ColumnSpec("name", "Name", 28),
     ColumnSpec("type", "Type", 5),
     ColumnSpec("answer", "Answer", 28),
     ColumnSpec("latency", "ms", 5, numeric=True),

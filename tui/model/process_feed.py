@@ -35,7 +35,8 @@ def _engine_main(config: EngineConfig, requests: Connection, control: Connection
     feed.start()
     try:
         while True:
-            for conn in wait([requests, control]):
+            for ready in wait([requests, control]):
+                conn = requests if ready is requests else control
                 message: Any = conn.recv()
                 if conn is control:
                     kind, value = message

@@ -163,7 +163,8 @@ class DashboardScreen(Screen[None]):
 
     @on(DeviceTable.RowHighlighted, "#devices")
     def _device_highlighted(self, event: DeviceTable.RowHighlighted) -> None:
-        self.homescope.update_request(selected_device=event.row_key.value)
+        if event.row_key is not None and event.row_key.value is not None:  # None: the table was emptied
+            self.homescope.update_request(selected_device=event.row_key.value)
 
     @on(DeviceTable.SortChanged)
     def _sort_changed(self, event: DeviceTable.SortChanged) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+import textwrap
+
+from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widget import Widget
 
 from tui.actions import ACTIONS, key_label
 
@@ -24,26 +26,43 @@ PANES_TEXT = (
     ("DNS log", "the newest lookups; move up to stop following, f to follow again"),
     ("Remotes", "the internet addresses the home talks to most, by the best name seen for them"),
 )
+KEY_WIDTH = 16
 
 
-def help_text() -> Content:
+def _entry(name: str, text: str, width: int) -> list[Content]:
+    """A name and its text, the text wrapped under itself."""
+    wrapped = textwrap.wrap(text, max(20, width - KEY_WIDTH - 2)) or [""]
+    first = Content.assemble((f"  {name:<{KEY_WIDTH}}", "bold"), wrapped[0])
+    return [first, *(Content(" " * (KEY_WIDTH + 2) + more) for more in wrapped[1:])]
+
+
+def help_text(width: int = 80) -> Content:
     lines: list[Content] = []
     for scope, title in SCOPE_TITLES.items():
         lines.append(Content.styled(title, "bold $text-accent"))
         for action in ACTIONS:
             if action.scope == scope:
-                lines.append(Content.assemble((f"  {key_label(action):<16}", "bold"), action.help))
+                lines += _entry(key_label(action), action.help, width)
         lines.append(Content(""))
     lines.append(Content.styled("Panes", "bold $text-accent"))
     for name, text in PANES_TEXT:
-        lines.append(Content.assemble((f"  {name:<16}", "bold"), text))
+        lines += _entry(name, text, width)
     lines.append(Content(""))
     lines.append(
-        Content.styled(
-            "ctrl+p opens the command palette: the same actions, searchable by name.", "$text-muted"
-        )
+        Content.styled("ctrl+p opens the command palette: the same actions, by name.", "$text-muted")
     )
     return Content("\n").join(lines)
+
+
+class HelpText(Widget):
+    DEFAULT_CSS = """
+    HelpText {
+        height: auto;
+    }
+    """
+
+    def render(self) -> RenderResult:
+        return help_text(self.size.width)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -53,7 +72,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Static(help_text(), id="help-text")
+            yield HelpText(id="help-text")
 
     def on_mount(self) -> None:
         body = self.query_one("#help-body")

@@ -57,9 +57,9 @@ class DnsLog(KeyedTable):
         self._titles()
 
     def _to_newest(self) -> None:
-        if self.row_count and self.cursor_row != self.row_count - 1:
-            self.move_cursor(row=self.row_count - 1, animate=False)
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if self.row_count:
+            # scrolls once the new rows are measured (DataTable defers that to idle time)
+            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
 
     def _titles(self) -> None:
         what = f"DNS log · {self.filter_text!r}" if self.filter_text else "DNS log"

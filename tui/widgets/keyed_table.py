@@ -43,9 +43,8 @@ class KeyedTable(DataTable[Cell]):
         self.specs = tuple(columns)
         self._style_cache: dict[str, Style] = {}
         self._shown: dict[str, TableRow] = {}
-        self._first_cell: dict[
-            str, Text
-        ] = {}  # the first cell object of each row: reordering finds rows by it
+        # the first cell object of each row: reordering finds rows by it
+        self._first_cell: dict[str, Cell] = {}
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -57,6 +56,12 @@ class KeyedTable(DataTable[Cell]):
         for spec in self.specs:
             label = Text(spec.label, justify="right" if spec.numeric else "left")
             self.add_column(label, key=spec.key, width=spec.width)
+
+    def watch_show_vertical_scrollbar(self, show: bool) -> None:
+        # Textual moves a scrollbar only while it is shown: one that appears after the table scrolled
+        # would stay at the top (seen when the DNS log jumps to its newest rows as they arrive)
+        if show:
+            self.vertical_scrollbar.position = self.scroll_y
 
     # ---- what subclasses may change ---------------------------------------------------------------------
 
@@ -100,10 +105,14 @@ class KeyedTable(DataTable[Cell]):
         return style
 
     def sync(self, rows: Sequence[TableRow], *, reorder: bool = True) -> None:
-        """Show exactly `rows`: add, remove and update by key; reorder only if the order changed."""
+        """Show exactly `rows`: add, remove and update by key; reorder only if the order changed.
+
+        A cursor the user moved stays on its row wherever the row goes; a cursor on the first row stays
+        on the first row, whichever that is.
+        """
         self._style_cache.clear()
         self._add_columns()
-        cursor_key = self.cursor_key
+        cursor_key = self.cursor_key if self.cursor_row > 0 else None
         wanted = {row.key for row in rows}
         stale = [key for key in self._shown if key not in wanted]
         if stale and len(stale) > len(self._shown) // 2:

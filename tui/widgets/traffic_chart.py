@@ -80,7 +80,7 @@ class TrafficChart(PlotextPlot):
         count = max(len(s.values) for _, s in lines)
         ticks = max(2, min(6, count))
         step = max(1, (count - 1) // (ticks - 1)) if count > 1 else 1
-        positions = list(range(0, count, step))
+        positions = [float(p) for p in range(0, count, step)]
         plt.xticks(
             positions, [clock_text(first.start + p * first.resolution, self.tz)[:5] for p in positions]
         )
