@@ -1,0 +1,58 @@
+"""The dashboard replaying fixture captures: what the panes show."""
+
+from __future__ import annotations
+
+from tests.tui.conftest import MakeApp, column, wait_finished
+from tui.widgets.device_table import DeviceTable
+from tui.widgets.dns_log import DnsLog
+from tui.widgets.protocol_bars import ProtocolBars, protocol_lines
+from tui.widgets.remotes_table import RemotesTable
+from tui.widgets.status_bar import StatusBar
+
+
+async def test_iphone_capture_fills_every_pane(make_app: MakeApp) -> None:
+    app = make_app("ndpi_iphone.pcap")
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_finished(pilot, app)
+        devices = app.screen.query_one(DeviceTable)
+        names = column(devices, "name")
+        assert "Lucas-iPhone" in names
+        assert devices.border_title == "Devices (3)"
+        protocols = app.screen.query_one(ProtocolBars).lines.model
+        assert [row.name for row in protocols.rows][:3] == ["TLS", "mDNS", "DNS"]
+        assert "TLS" in protocol_lines(protocols, 80).plain
+        assert dict(protocols.protection)["encrypted"] > dict(protocols.protection)["plaintext"] > 0
+        dns = app.screen.query_one(DnsLog)
+        assert dns.row_count > 0
+        assert "_googlecast._tcp.local" in column(dns, "name")
+        remotes = column(app.screen.query_one(RemotesTable), "name")
+        assert "gateway.icloud.com" in remotes
+        assert remotes[0] == "p26-keyvalueservice.icloud.com"  # most bytes first
+        status = app.screen.query_one(StatusBar).render().plain
+        assert "ndpi_iphone.pcap" in status and "finished" in status and "500 packets" in status
+
+
+async def test_demo_capture_looks_like_a_home(make_app: MakeApp) -> None:
+    app = make_app("demo")
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_finished(pilot, app)
+        assert app.model is not None
+        names = [row.cells[0] for row in app.model.devices.rows]
+        for expected in ("Lucas-iPhone", "Gabrieles-iPad", "btest.is.cool"):
+            assert expected in names
+        vendors = {row.cells[6] for row in app.model.devices.rows}
+        assert "Nest Labs Inc." in vendors  # the IoT gadget
+        protocols = {row.name for row in app.model.protocols.rows}
+        assert {"TLS", "QUIC", "DNS", "mDNS", "DHCP", "DNS over TLS"} <= protocols
+        assert app.model.dns.total > 500
+        assert app.model.status.clock is not None
+
+
+async def test_routers_are_marked(make_app: MakeApp) -> None:
+    app = make_app("demo")
+    async with app.run_test(size=(140, 44)) as pilot:
+        await wait_finished(pilot, app)
+        assert app.model is not None
+        routers = [row.cells[0] for row in app.model.devices.rows if "router" in row.flags]
+        assert "Technicolor f1:39:76" in routers
+        assert "Lucas-iPhone" not in routers
