@@ -48,6 +48,7 @@ DEFAULT_BUILD_SCRIPT = REPO.parent / "shared" / "bench" / "build_corpus.sh"
 # each runs an action from the device table, which has focus at the start and after each shift+tab
 KEYS = ("down", "s", "up", "S", "tab", "shift+tab", "down", "down", "up")
 CHARS = {"s": "s", "S": "S"}
+QUIET = 0.5  # a round counts as quiet when other processes kept less than this many CPUs busy
 VERBOSE = False
 
 
@@ -61,6 +62,7 @@ class TuiRun:
     frames_per_second: list[int] = field(default_factory=list)  # per whole second of the ingest
     models_per_second: list[int] = field(default_factory=list)
     keys_sent: int = 0
+    others: float = 0.0  # CPUs kept busy by other processes meanwhile
     startup_seconds: float = 0.0  # from starting the feed to its first answer
 
 
@@ -71,19 +73,62 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def system_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all CPUs, all processes)."""
+    with open("/proc/stat") as fh:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fh.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds used by a process (this one when pid is None), 0 when it is gone."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+class LoadWatch:
+    """How many CPUs other processes kept busy between `start()` and `stop()` (this machine is shared)."""
+
+    def __init__(self) -> None:
+        self.others = 0.0
+        self._start = (0.0, 0.0, 0.0)
+
+    def start(self) -> None:
+        self._start = (time.perf_counter(), system_busy(), process_cpu(None))
+
+    def stop(self, child: int | None = None) -> float:
+        wall = time.perf_counter() - self._start[0]
+        busy = system_busy() - self._start[1]
+        own = process_cpu(None) - self._start[2] + (process_cpu(child) if child is not None else 0.0)
+        self.others = max(0.0, (busy - own) / wall) if wall > 0 else 0.0
+        return self.others
+
+
 def per_second(counts: list[int]) -> str:
     """Mean and worst whole second."""
     return f"{statistics.mean(counts):.1f} (≥{min(counts)})" if counts else "-"
 
 
-def headless(path: str) -> tuple[int, float]:
-    """The engine alone, as `homescope report` drives it: packets and seconds."""
+def headless(path: str) -> tuple[int, float, float]:
+    """The engine alone, as `homescope report` drives it: packets, seconds, and CPUs used by others."""
     capture = CaptureSet([path])
     analysis = Analysis()
+    load = LoadWatch()
+    load.start()
     start = time.perf_counter()
     run_capture(capture, analysis)
     seconds = time.perf_counter() - start
-    return sum(s.packets for s in capture.statuses), seconds
+    return sum(s.packets for s in capture.statuses), seconds, load.stop()
 
 
 def report_command(path: str) -> float:
@@ -123,7 +168,7 @@ class FinishWatch(threading.Thread):
                 self.finished = time.perf_counter()
                 self.packets = progress.packets
                 return
-            time.sleep(0.01)
+            time.sleep(0.05)  # each poll of an engine process interrupts its ingest for a moment
 
 
 async def tui_run(path: str, engine: str, size: tuple[int, int], hz: float, key_interval: float) -> TuiRun:
@@ -138,8 +183,11 @@ async def tui_run(path: str, engine: str, size: tuple[int, int], hz: float, key_
 
     original_start = feed.start
 
+    load = LoadWatch()
+
     def start() -> None:
         watch.launched = time.perf_counter()
+        load.start()
         original_start()
         watch.start()
 
@@ -199,6 +247,8 @@ async def tui_run(path: str, engine: str, size: tuple[int, int], hz: float, key_
                 raise SystemExit(f"key {KEYS[(index - 1) % len(KEYS)]!r} ran no action within 5 s")
             await asyncio.sleep(0.005)
         end = watch.finished
+        child = feed._process.pid if isinstance(feed, ProcessFeed) else None
+        result.others = load.stop(child)
         await pilot.press("q")
     result.packets = watch.packets
     result.ingest_seconds = end - watch.started
@@ -221,6 +271,7 @@ def ensure_corpus(path: str, build_script: Path) -> None:
 
 COLUMNS = (
     "engine",
+    "others",
     "start s",
     "ingest s",
     "pkt/s",
@@ -232,7 +283,7 @@ COLUMNS = (
     "key max",
 )
 COLUMNS += ("paint p95", "frames/s", "models/s")
-WIDTHS = (8, 7, 8, 9, 9, 9, 5, 8, 8, 8, 9, 11, 11)
+WIDTHS = (8, 6, 7, 8, 9, 9, 9, 5, 8, 8, 8, 9, 11, 11)
 
 
 def table_line(cells: tuple[str, ...]) -> str:
@@ -251,6 +302,7 @@ def run_cells(name: str, runs: list[TuiRun], vs_engine: float, vs_report: float)
     models = [x for r in runs for x in r.models_per_second]
     return (
         name,
+        f"{statistics.median(r.others for r in runs):.1f}",
         f"{statistics.median(r.startup_seconds for r in runs):.2f}",
         f"{seconds:.2f}",
         f"{rate:,.0f}",
@@ -292,32 +344,39 @@ def main() -> None:
     )
     print(table_line(COLUMNS))
     print("-" * (sum(WIDTHS) + len(WIDTHS) - 1))
-    ratios: dict[str, list[tuple[float, float]]] = {engine: [] for engine in args.engine}
-    all_runs: dict[str, list[TuiRun]] = {engine: [] for engine in args.engine}
+    # per engine, per round: (ratio to the headless engine, ratio to the command, the run, quiet round)
+    results: dict[str, list[tuple[float, float, TuiRun, bool]]] = {engine: [] for engine in args.engine}
     for round_number in range(1, args.rounds + 1):
-        packets, seconds = headless(args.corpus)
+        packets, seconds, others = headless(args.corpus)
         report_seconds = report_command(args.corpus)
         headless_rate, report_rate = packets / seconds, packets / report_seconds
         print(
-            f"round {round_number}: headless engine {seconds:.2f} s ({headless_rate:,.0f} pkt/s), "
-            f"`homescope report` {report_seconds:.2f} s ({report_rate:,.0f} pkt/s, start-up included)"
+            f"round {round_number}: headless engine {seconds:.2f} s ({headless_rate:,.0f} pkt/s, others "
+            f"{others:.1f}), `homescope report` {report_seconds:.2f} s ({report_rate:,.0f} pkt/s)"
         )
         for engine in args.engine:
             run = asyncio.run(tui_run(args.corpus, engine, (width, height), args.hz, args.key_interval))
             rate = run.packets / run.ingest_seconds
-            ratios[engine].append((rate / headless_rate, rate / report_rate))
-            all_runs[engine].append(run)
-            print(table_line(run_cells(engine, [run], *ratios[engine][-1])))
-    print("\nmedian ratios, latencies and refreshes over all rounds:")
-    print(table_line(COLUMNS))
-    for engine in args.engine:
-        vs_engine = statistics.median(r[0] for r in ratios[engine])
-        vs_report = statistics.median(r[1] for r in ratios[engine])
-        print(table_line(run_cells(engine, all_runs[engine], vs_engine, vs_report)))
+            quiet = max(others, run.others) < QUIET
+            results[engine].append((rate / headless_rate, rate / report_rate, run, quiet))
+            print(table_line(run_cells(engine, [run], rate / headless_rate, rate / report_rate)))
+    summaries = [("all rounds", lambda quiet: True)]
+    summaries.append((f"rounds where other processes kept less than {QUIET:g} CPU busy", lambda quiet: quiet))
+    for title, keep in summaries:
+        print(f"\nmedians, pooled latencies and refreshes, {title}:")
+        print(table_line(COLUMNS))
+        for engine in args.engine:
+            chosen = [r for r in results[engine] if keep(r[3])]
+            if not chosen:
+                print(f"{engine:8} (none)")
+                continue
+            vs_engine = statistics.median(r[0] for r in chosen)
+            vs_report = statistics.median(r[1] for r in chosen)
+            print(table_line(run_cells(engine, [r[2] for r in chosen], vs_engine, vs_report)))
     print(
-        "\nkey: from sending a key until its action ran; paint: until the next screen update. frames/s and "
-        "models/s: mean (worst whole second) while ingesting. Load average at the end: "
-        f"{os.getloadavg()[0]:.1f}."
+        "\nothers: CPUs kept busy by other processes during the run (this machine is shared); key: from "
+        "sending a key until its action ran; paint: until the next screen update; frames/s and models/s: "
+        f"mean (worst whole second) while ingesting. Load average at the end: {os.getloadavg()[0]:.1f}."
     )
 
 

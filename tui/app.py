@@ -35,6 +35,9 @@ from tui.widgets.status_bar import StatusBar, speed_text
 
 BUILD_SHARE = 5.0  # a model every 5x the time one takes to build (the engine's time goes to ingest)...
 MAX_PERIOD = 0.45  # ...but at least about twice a second
+FLAT_OUT_PERIOD = (
+    0.4  # replaying as fast as possible: the screen cannot follow anyway, leave the CPU to ingest
+)
 PAUSED_PERIOD = 1.0
 
 
@@ -101,17 +104,23 @@ class HomescopeApp(App[int]):
         status = self.model.status if self.model is not None else None
         if status is not None and status.finished and self._built_request == self.request:
             return  # nothing changes any more until the user asks for something else
-        period = min(max(1 / self.refresh_hz, BUILD_SHARE * self._build_seconds), MAX_PERIOD)
+        period = max(1 / self.refresh_hz, BUILD_SHARE * self._build_seconds)
+        if status is not None and status.running and status.speed is None:
+            period = max(period, FLAT_OUT_PERIOD)
+        period = min(period, MAX_PERIOD)
         if status is not None and status.paused:
             period = PAUSED_PERIOD
         delay = max(0.02, self._build_started + period - time.monotonic())  # a zero timer is an error
         self._next = self.set_timer(delay, self.request_model)
 
-    def update_request(self, **changes: object) -> None:
+    def update_request(self, *, soon: bool = True, **changes: object) -> None:
+        """Change what the model is built for; `soon=False` waits for the next regular model (for changes
+        that come with every cursor move, such as the selected device)."""
         request = replace(self.request, **changes)  # type: ignore[arg-type]
         if request != self.request:
             self.request = request
-            self.request_model()
+            if soon or (self._next is None and not self._building):  # no regular model coming: ask now
+                self.request_model()
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def _build_model(self, request: ModelRequest) -> None:

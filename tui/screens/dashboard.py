@@ -90,9 +90,16 @@ class DashboardScreen(Screen[None]):
         self.model = model
         self.query_one(StatusBar).show(model.status)
         self.query_one(DeviceTable).show(model.devices)
-        for pane_id, _ in LOWER_PANES:
-            if self.pane(pane_id).display:
-                self._update_lower(pane_id, model)
+        # the other panes a moment later: a key pressed meanwhile is handled in between
+        self.call_later(self._update_lower_panes, model)
+
+    def _update_lower_panes(self, model: DashboardModel) -> None:
+        if model is not self.model:
+            return  # a newer model is on its way
+        with self.app.batch_update():
+            for pane_id, _ in LOWER_PANES:
+                if self.pane(pane_id).display:
+                    self._update_lower(pane_id, model)
 
     def _update_lower(self, pane_id: str, model: DashboardModel) -> None:
         if pane_id == "protocols":
@@ -164,7 +171,7 @@ class DashboardScreen(Screen[None]):
     @on(DeviceTable.RowHighlighted, "#devices")
     def _device_highlighted(self, event: DeviceTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value is not None:  # None: the table was emptied
-            self.homescope.update_request(selected_device=event.row_key.value)
+            self.homescope.update_request(selected_device=event.row_key.value, soon=False)
 
     @on(DeviceTable.SortChanged)
     def _sort_changed(self, event: DeviceTable.SortChanged) -> None:
