@@ -116,7 +116,9 @@ class HomescopeApp(App[int]):
     def update_request(self, *, soon: bool = True, **changes: object) -> None:
         """Change what the model is built for; `soon=False` waits for the next regular model (for changes
         that come with every cursor move, such as the selected device)."""
-        request = replace(self.request, **changes)  # type: ignore[arg-type]
+        self.set_request(replace(self.request, **changes), soon=soon)  # type: ignore[arg-type]
+
+    def set_request(self, request: ModelRequest, *, soon: bool = True) -> None:
         if request != self.request:
             self.request = request
             if soon or (self._next is None and not self._building):  # no regular model coming: ask now

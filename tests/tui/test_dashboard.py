@@ -56,3 +56,23 @@ async def test_routers_are_marked(make_app: MakeApp) -> None:
         routers = [row.cells[0] for row in app.model.devices.rows if "router" in row.flags]
         assert "Technicolor f1:39:76" in routers
         assert "Lucas-iPhone" not in routers
+
+
+async def test_a_damaged_capture_is_reported_in_a_notification(make_app: MakeApp) -> None:
+    app = make_app("suricata-verify_smtp-to-comma_corrupt.pcap")
+    notes: list[tuple[str, str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: str = "information", **more: object) -> None:
+        notes.append((title, message, severity))
+        original(message, title=title, severity=severity, **more)  # type: ignore[arg-type]
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_finished(pilot, app)
+        assert app.model is not None and app.model.status.packets == 18
+        problems = [n for n in notes if n[0] == "Capture problem"]
+        assert len(problems) == 1 and problems[0][2] == "warning"
+        assert "corrupt" in problems[0][1] or "damaged" in problems[0][1]
+        await pilot.pause(0.5)
+        assert len([n for n in notes if n[0] == "Capture problem"]) == 1  # told once, not every refresh

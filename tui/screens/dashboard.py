@@ -7,6 +7,7 @@ and the other panes take turns below it, switched with Tab.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from textual import on
@@ -170,8 +171,9 @@ class DashboardScreen(Screen[None]):
 
     @on(DeviceTable.RowHighlighted, "#devices")
     def _device_highlighted(self, event: DeviceTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value is not None:  # None: the table was emptied
-            self.homescope.update_request(selected_device=event.row_key.value, soon=False)
+        key = self.query_one(DeviceTable).key_of(event.row_key.value if event.row_key is not None else None)
+        if key is not None:  # None: the table was emptied
+            self.homescope.update_request(selected_device=key, soon=False)
 
     @on(DeviceTable.SortChanged)
     def _sort_changed(self, event: DeviceTable.SortChanged) -> None:
@@ -205,7 +207,14 @@ class DashboardScreen(Screen[None]):
             dns.following = True
         elif target == "remotes":
             self.query_one(RemotesTable).filter_text = text
-        self.homescope.update_request(**{FILTER_FIELDS[target]: text})
+        request = self.homescope.request
+        if target == "devices":
+            request = replace(request, device_filter=text)
+        elif target == "dns":
+            request = replace(request, dns_filter=text)
+        else:
+            request = replace(request, remote_filter=text)
+        self.homescope.set_request(request)
 
     def action_clear_filter(self) -> None:
         if self.maximized is not None:

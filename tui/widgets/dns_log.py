@@ -34,8 +34,7 @@ class DnsLog(KeyedTable):
 
     @property
     def newest_shown(self) -> int:
-        keys = list(self._shown)
-        return int(keys[-1]) if keys else -1
+        return max((int(key) for key in self._shown), default=-1)
 
     @property
     def waiting(self) -> int:

@@ -42,8 +42,11 @@ class KeyedTable(DataTable[Cell]):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.specs = tuple(columns)
         self._style_cache: dict[str, Style] = {}
-        self._shown: dict[str, TableRow] = {}
-        # the first cell object of each row: reordering finds rows by it
+        self._shown: dict[str, TableRow] = {}  # by model key
+        self._slot_of: dict[str, str] = {}  # model key -> DataTable row key
+        self._key_of: dict[str, str] = {}  # DataTable row key -> model key
+        self._next_slot = 0
+        # the first cell object of each slot: reordering finds rows by it
         self._first_cell: dict[str, Cell] = {}
 
     def on_mount(self) -> None:
@@ -76,14 +79,14 @@ class KeyedTable(DataTable[Cell]):
 
     @property
     def cursor_key(self) -> str | None:
-        """The key of the row under the cursor."""
+        """The model key of the row under the cursor."""
         if not self.row_count:
             return None
         try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+            slot = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         except CellDoesNotExist:
             return None
-        return key.value
+        return self.key_of(slot.value)
 
     def _cell(self, row: TableRow, index: int) -> Cell:
         spec = self.specs[index]
@@ -105,7 +108,11 @@ class KeyedTable(DataTable[Cell]):
         return style
 
     def sync(self, rows: Sequence[TableRow], *, reorder: bool = True) -> None:
-        """Show exactly `rows`: add, remove and update by key; reorder only if the order changed.
+        """Show exactly `rows`, in their order, writing only the cells that changed.
+
+        Rows live in slots (the DataTable's row keys): a row that leaves frees its slot for one that comes,
+        so the table keeps its size. Adding or removing DataTable rows changes its virtual size, and each
+        such change costs a layout pass of the whole screen (and a full repaint) in Textual.
 
         A cursor the user moved stays on its row wherever the row goes; a cursor on the first row stays
         on the first row, whichever that is.
@@ -114,48 +121,56 @@ class KeyedTable(DataTable[Cell]):
         self._add_columns()
         cursor_key = self.cursor_key if self.cursor_row > 0 else None
         wanted = {row.key for row in rows}
-        stale = [key for key in self._shown if key not in wanted]
-        if stale and len(stale) > len(self._shown) // 2:
-            # removing a row costs a full layout pass each (Textual #5273): start over instead
-            self.clear()
-            self._shown.clear()
-            self._first_cell.clear()
-        else:
-            for key in stale:
-                self.remove_row(key)
-                del self._shown[key]
-                del self._first_cell[key]
+        free = [self._slot_of.pop(key) for key in list(self._shown) if key not in wanted]
+        for slot in free:
+            del self._shown[self._key_of.pop(slot)]
         for row in rows:
             old = self._shown.get(row.key)
             if old is None:
                 cells = [self._cell(row, i) for i in range(len(self.specs))]
-                self.add_row(*cells, key=row.key)
-                self._first_cell[row.key] = cells[0]
+                if free:  # take over a slot: write every cell
+                    slot = free.pop()
+                    for spec, cell in zip(self.specs, cells, strict=True):
+                        self.update_cell(slot, spec.key, cell)
+                else:
+                    slot = f"row-{self._next_slot}"
+                    self._next_slot += 1
+                    self.add_row(*cells, key=slot)
+                self._slot_of[row.key], self._key_of[slot] = slot, row.key
+                self._first_cell[slot] = cells[0]
             elif old != row:
+                slot = self._slot_of[row.key]
                 restyle = old.flags != row.flags
                 for i, spec in enumerate(self.specs):
                     if restyle or old.cells[i] != row.cells[i]:
                         cell = self._cell(row, i)
-                        self.update_cell(row.key, spec.key, cell)
+                        self.update_cell(slot, spec.key, cell)
                         if i == 0:
-                            self._first_cell[row.key] = cell
+                            self._first_cell[slot] = cell
             self._shown[row.key] = row
-        if reorder:
-            self._reorder([row.key for row in rows])
+        for slot in free:  # fewer rows than before
+            self.remove_row(slot)
+            del self._first_cell[slot]
+        if reorder or free:
+            self._reorder([self._slot_of[row.key] for row in rows])
         if cursor_key is not None and cursor_key in self._shown:
             self._keep_cursor_on(cursor_key)
 
-    def _reorder(self, keys: list[str]) -> None:
-        if [row.key.value for row in self.ordered_rows] == keys:
+    def key_of(self, slot: str | None) -> str | None:
+        """The model key of the row in a slot (a DataTable row key)."""
+        return self._key_of.get(slot) if slot is not None else None
+
+    def _reorder(self, slots: list[str]) -> None:
+        if [row.key.value for row in self.ordered_rows] == slots:
             return
         # DataTable.sort hands the key function cell values only: find each row by its first cell object
-        position = {id(self._first_cell[key]): index for index, key in enumerate(keys)}
+        position = {id(self._first_cell[slot]): index for index, slot in enumerate(slots)}
         self.sort(self.specs[0].key, key=lambda cell: position[id(cell)])
 
     def _keep_cursor_on(self, key: str) -> None:
         try:
-            index = self.get_row_index(key)
-        except RowDoesNotExist:
+            index = self.get_row_index(self._slot_of[key])
+        except (KeyError, RowDoesNotExist):
             return
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False, scroll=False)
