@@ -35,9 +35,7 @@ from tui.widgets.status_bar import StatusBar, speed_text
 
 BUILD_SHARE = 5.0  # a model every 5x the time one takes to build (the engine's time goes to ingest)...
 MAX_PERIOD = 0.45  # ...but at least about twice a second
-FLAT_OUT_PERIOD = (
-    0.4  # replaying as fast as possible: the screen cannot follow anyway, leave the CPU to ingest
-)
+FLAT_OUT_PERIOD = 1 / 3  # replaying flat out, the eye cannot follow more: leave the CPU to ingest
 PAUSED_PERIOD = 1.0
 
 
