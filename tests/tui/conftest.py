@@ -55,4 +55,4 @@ async def wait_finished(pilot: Pilot[object], app: HomescopeApp) -> None:
 def column(table: KeyedTable, key: str) -> list[str]:
     """The text of one column, in the order on screen."""
     index = [spec.key for spec in table.specs].index(key)
-    return [table.get_row(row.key)[index].text.plain for row in table.ordered_rows]
+    return [table.get_row(row.key)[index].plain for row in table.ordered_rows]

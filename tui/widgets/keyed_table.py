@@ -5,26 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from tui.model.dashboard import ColumnSpec, TableRow
 
 
 class Cell:
-    """A cell's text. It has no `__rich_measure__` on purpose: DataTable measures every cell of every new row
-    (three terminal-size system calls each), which our fixed-width columns do not need."""
+    """One line of text in a fixed-width column, rendered as a single segment.
 
-    __slots__ = ("text",)
+    Cheaper than a rich Text, which DataTable would wrap and justify for every cell of every repaint. It
+    has no `__rich_measure__` on purpose: DataTable measures every cell of every new row (three
+    terminal-size system calls each), which fixed-width columns do not need.
+    """
 
-    def __init__(self, text: Text) -> None:
-        self.text = text
+    __slots__ = ("plain", "right", "style")
+
+    def __init__(self, plain: str, style: Style | None = None, *, right: bool = False) -> None:
+        self.plain = plain
+        self.style = style
+        self.right = right
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self.text
+        width = options.max_width
+        text = self.plain
+        if cell_len(text) > width:
+            text = set_cell_size(text, max(width - 1, 0)) + "…" if width > 0 else ""
+        pad = " " * (width - cell_len(text))
+        yield Segment(pad + text if self.right else text + pad, self.style)
 
 
 class KeyedTable(DataTable[Cell]):
@@ -46,6 +59,7 @@ class KeyedTable(DataTable[Cell]):
         self._slot_of: dict[str, str] = {}  # model key -> DataTable row key
         self._key_of: dict[str, str] = {}  # DataTable row key -> model key
         self._next_slot = 0
+        self._written = False  # cells written since the last refresh
         # the first cell object of each slot: reordering finds rows by it
         self._first_cell: dict[str, Cell] = {}
 
@@ -89,16 +103,7 @@ class KeyedTable(DataTable[Cell]):
         return self.key_of(slot.value)
 
     def _cell(self, row: TableRow, index: int) -> Cell:
-        spec = self.specs[index]
-        return Cell(
-            Text(
-                row.cells[index],
-                style=self.cell_style(row, index) or "",
-                justify="right" if spec.numeric else "left",
-                no_wrap=True,
-                overflow="ellipsis",
-            )
-        )
+        return Cell(row.cells[index], self.cell_style(row, index), right=self.specs[index].numeric)
 
     def component_style(self, name: str) -> Style:
         """A component class's style, looked up once per sync (the lookup resolves CSS)."""
@@ -131,7 +136,7 @@ class KeyedTable(DataTable[Cell]):
                 if free:  # take over a slot: write every cell
                     slot = free.pop()
                     for spec, cell in zip(self.specs, cells, strict=True):
-                        self.update_cell(slot, spec.key, cell)
+                        self._write_cell(slot, spec.key, cell)
                 else:
                     slot = f"row-{self._next_slot}"
                     self._next_slot += 1
@@ -144,10 +149,14 @@ class KeyedTable(DataTable[Cell]):
                 for i, spec in enumerate(self.specs):
                     if restyle or old.cells[i] != row.cells[i]:
                         cell = self._cell(row, i)
-                        self.update_cell(slot, spec.key, cell)
+                        self._write_cell(slot, spec.key, cell)
                         if i == 0:
                             self._first_cell[slot] = cell
             self._shown[row.key] = row
+        if self._written:
+            self._written = False
+            self._update_count += 1  # what update_cell does, once for all the cells written
+            self.refresh()
         for slot in free:  # fewer rows than before
             self.remove_row(slot)
             del self._first_cell[slot]
@@ -155,6 +164,18 @@ class KeyedTable(DataTable[Cell]):
             self._reorder([self._slot_of[row.key] for row in rows])
         if cursor_key is not None and cursor_key in self._shown:
             self._keep_cursor_on(cursor_key)
+
+    def _write_cell(self, slot: str, column: str, cell: Cell) -> None:
+        """`update_cell` without its refresh: that costs ~45 us per cell (most of the UI's time while
+        replaying flat out, measured); `sync` refreshes once after writing them all. Falls back to
+        `update_cell` if DataTable ever stores its cells differently."""
+        data = getattr(self, "_data", None)
+        row = data.get(RowKey(slot)) if isinstance(data, dict) else None
+        if row is None or ColumnKey(column) not in row:
+            self.update_cell(slot, column, cell)
+            return
+        row[ColumnKey(column)] = cell
+        self._written = True
 
     def key_of(self, slot: str | None) -> str | None:
         """The model key of the row in a slot (a DataTable row key)."""
