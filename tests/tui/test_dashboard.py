@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.tui.conftest import MakeApp, column, wait_finished
+import datetime as dt
+
+from tests.tui.conftest import MakeApp, column, wait_finished, wait_for
+from tui.app import HomescopeApp
+from tui.model.process_feed import EngineProcessError
 from tui.widgets.device_table import DeviceTable
 from tui.widgets.dns_log import DnsLog
 from tui.widgets.protocol_bars import ProtocolBars, protocol_lines
@@ -76,3 +80,40 @@ async def test_a_damaged_capture_is_reported_in_a_notification(make_app: MakeApp
         assert "corrupt" in problems[0][1] or "damaged" in problems[0][1]
         await pilot.pause(0.5)
         assert len([n for n in notes if n[0] == "Capture problem"]) == 1  # told once, not every refresh
+
+
+class BrokenFeed:
+    """A feed whose engine has gone away."""
+
+    paused = False
+    speed = None
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 1.0) -> None: ...
+    def set_paused(self, paused: bool) -> None:
+        raise EngineProcessError("the engine process ended (exit code -9)")
+
+    def set_speed(self, speed: float | None) -> None: ...
+    def progress(self) -> object:
+        raise EngineProcessError("the engine process ended (exit code -9)")
+
+    def model(self, request: object) -> object:
+        raise EngineProcessError("the engine process ended (exit code -9)")
+
+
+async def test_an_engine_failure_is_a_notification_not_a_crash() -> None:
+    app = HomescopeApp(BrokenFeed(), tz=dt.UTC, stable=True)  # type: ignore[arg-type]
+    notes: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", **more: object) -> None:
+        notes.append((title, message))
+        original(message, title=title, **more)  # type: ignore[arg-type]
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: bool(notes), "the notification")
+        await pilot.press("space")
+        await pilot.pause(0.3)
+        assert app.is_running
+        assert notes == [("The analysis stopped", "the engine process ended (exit code -9)")]  # once
