@@ -83,7 +83,7 @@ def test_replay_runs_the_app_and_stops_the_engine(monkeypatch: pytest.MonkeyPatc
     if isinstance(feed, ProcessFeed):
         assert not feed._process.is_alive()
     else:
-        assert not feed.session._thread.is_alive()  # type: ignore[union-attr]
+        assert feed.session.wait(timeout=2.0)
 
 
 def test_report_does_not_import_textual() -> None:

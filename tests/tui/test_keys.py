@@ -188,4 +188,4 @@ async def test_q_quits_at_once(make_app: MakeApp) -> None:
         await pilot.pause()
         assert not app.is_running
     assert app.return_code == 0
-    assert not app.feed.session._thread.is_alive()  # type: ignore[attr-defined,union-attr]
+    assert app.feed.session.wait(timeout=2.0)  # type: ignore[attr-defined]  # quit stopped the ingest

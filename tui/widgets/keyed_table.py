@@ -1,5 +1,6 @@
-"""A DataTable kept in step with model rows by key: only the cells that changed are written, rows come and
-go by key, and the rows are reordered only when the model's order differs from the one on screen."""
+"""A DataTable kept in step with model rows by key: only the cells that changed are written, a row that
+leaves hands its place to one that comes, and the rows are reordered only when the model's order differs
+from the one on screen."""
 
 from __future__ import annotations
 
