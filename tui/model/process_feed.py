@@ -107,7 +107,8 @@ class ProcessFeed:
             self._control.send(("stop", None))
         self._process.join(timeout)
         if self._process.is_alive():
-            self._process.terminate()
+            self._process.terminate()  # it is past caring about a clean end
+            self._process.join(0.5)
 
     def _send_control(self, kind: str, value: object) -> None:
         try:
