@@ -14,9 +14,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import __version__
 from engine.errors import ExitCode, HomescopeError, UsageError
+
+if TYPE_CHECKING:
+    from tui.model.feed import EngineFeed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="configuration file (default: $HOMESCOPE_CONFIG or ~/.config/homescope/config.toml)",
     )
+    replay = sub.add_parser(
+        "replay",
+        help="open the TUI on saved captures, replayed at any speed",
+        description="Replay pcap/pcapng captures (optionally compressed) in the terminal UI, paced by their "
+        "packet timestamps. Several files are read in time order as one capture. Space pauses, + and - "
+        "change the speed, ? lists every key.",
+    )
+    replay.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files")
+    _add_replay_options(replay)
+
     from tui.subcommands import SUBCOMMANDS, history
 
     history.add_store_options(report, records_by_default=False, reads=True)
@@ -69,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     for module in SUBCOMMANDS:
         module.register(sub)
     return parser
+
+
+SPEED_CHOICES = ("max", "1", "10", "60", "600")
+DEMO_SPEED = "60"  # the demo evening (45 minutes) plays in under a minute
+
+
+def _add_replay_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--speed",
+        choices=SPEED_CHOICES,
+        default="max",
+        help="replay speed: as fast as possible (max, the default) or that many times capture time",
+    )
+    parser.add_argument("--paused", action="store_true", help="start paused (space resumes)")
+    parser.add_argument(
+        "--engine",
+        choices=("process", "thread"),
+        default="process",
+        help="run the analysis in a separate process (default: the TUI stays responsive and ingest keeps "
+        "its speed) or on a thread of the TUI's process (slower: one interpreter lock for both)",
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -135,6 +170,81 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return int(_exit_code_for(statuses))
 
 
+def _check_inputs(paths: Sequence[str]) -> None:
+    """Open each capture once before the TUI starts: when none can be read, fail with the reasons."""
+    from engine.capture.source import open_capture
+    from engine.errors import CaptureError
+
+    problems = []
+    for path in paths:
+        try:
+            open_capture(path).stream.close()
+        except CaptureError as err:
+            problems.append(err)
+    if problems and len(problems) == len(paths):
+        if len(problems) == 1:
+            raise problems[0]
+        raise CaptureError("; ".join(p.message for p in problems))
+    for problem in problems:
+        print(
+            f"homescope: {problem.title}: {problem.message} (replaying the other captures)", file=sys.stderr
+        )
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from engine.config import load_settings
+    from tui.model.feed import EngineConfig, ThreadFeed
+
+    paths = list(args.captures)
+    if "-" in paths:
+        print(
+            "homescope: replay reads capture files; to analyse stdin, use `homescope report -`",
+            file=sys.stderr,
+        )
+        return int(ExitCode.USAGE)
+    _check_inputs(paths)
+    settings = load_settings()
+    config = EngineConfig(
+        paths=tuple(paths),
+        speed=None if args.speed == "max" else float(args.speed),
+        paused=args.paused,
+        home_prefixes=tuple(str(p) for p in settings.home_prefixes),
+        cgnat_is_local=settings.cgnat_is_local,
+        labels_file=str(settings.labels_file),
+        timezone=settings.timezone,
+    )
+    if args.engine == "process":
+        from tui.model.process_feed import ProcessFeed
+
+        config.labels()  # a bad labels file is reported here, not from inside the engine process
+        feed: EngineFeed = ProcessFeed(config)
+    else:
+        feed = ThreadFeed(config)
+    from tui.app import HomescopeApp  # textual is imported only now: `report` starts faster without it
+
+    app = HomescopeApp(feed, tz=config.tzinfo(), refresh_hz=settings.ui.refresh_hz)
+    try:
+        app.run()
+    finally:
+        feed.stop(timeout=0.5)
+    return int(app.return_code or 0)
+
+
+def _cmd_demo() -> int:
+    from tui.demo_capture import demo_capture_path
+
+    demo = demo_capture_path()
+    if demo is None:
+        print(
+            "homescope: the demo capture is missing from this installation. Try `homescope replay CAPTURE`, "
+            "or `homescope --help`.",
+            file=sys.stderr,
+        )
+        return int(ExitCode.NO_INPUT)
+    args = argparse.Namespace(captures=[str(demo)], speed=DEMO_SPEED, paused=False, engine="process")
+    return _cmd_replay(args)
+
+
 def _exit_code_for(statuses: Sequence[object]) -> ExitCode:
     from engine.capture.records import SourceStatus
 
@@ -156,10 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "replay":
+            return _cmd_replay(args)
         if getattr(args, "subcommand_run", None) is not None:
             return int(args.subcommand_run(args))
-        parser.print_help()
-        return int(ExitCode.OK)
+        return _cmd_demo()
     except HomescopeError as err:
         print(f"homescope: {err.title}: {err.message}", file=sys.stderr)
         return int(err.exit_code)

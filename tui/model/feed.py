@@ -1,0 +1,116 @@
+"""The engine behind the TUI: a capture session and the model builder, driven from the UI.
+
+`ThreadFeed` runs the session's ingest thread in the TUI's process; `tui.model.process_feed.ProcessFeed`
+runs the same feed in a separate process (its own interpreter and GIL) and ships the models back pickled.
+Both are used the same way: `model(request)` blocks, so the UI calls it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from engine.address_scope import HomeNetwork
+from engine.analysis import Analysis
+from engine.capture.source import CaptureSet
+from engine.labels import Labels
+from engine.session import CaptureSession, Progress, SessionMode
+from tui.model.build import BuildContext, build_model, snapshot_options
+from tui.model.dashboard import DashboardModel, ModelRequest
+from tui.model.geo import GeoLookup
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything needed to start a session, in a form that can be sent to another process."""
+
+    paths: tuple[str, ...]
+    mode: SessionMode = SessionMode.REPLAY
+    speed: float | None = None  # None: as fast as possible
+    paused: bool = False
+    home_prefixes: tuple[str, ...] = ()
+    cgnat_is_local: bool = False
+    labels_file: str | None = None
+    timezone: str = "local"  # "local" or an IANA name
+
+    def tzinfo(self) -> dt.tzinfo:
+        if self.timezone == "local":
+            return dt.datetime.now().astimezone().tzinfo or dt.UTC
+        return ZoneInfo(self.timezone)
+
+    def labels(self) -> Labels | None:
+        """The device labels; raises ConfigError for an invalid labels file."""
+        return Labels.load(Path(self.labels_file)) if self.labels_file else None
+
+    def context(self, geo: GeoLookup | None = None) -> BuildContext:
+        return BuildContext(paths=self.paths, tz=self.tzinfo(), labels=self.labels(), geo=geo)
+
+    def session(self) -> CaptureSession:
+        home = HomeNetwork(self.home_prefixes, cgnat_is_local=self.cgnat_is_local)
+        return CaptureSession(
+            CaptureSet(list(self.paths)), mode=self.mode, speed=self.speed, analysis=Analysis(home=home)
+        )
+
+
+class EngineFeed(Protocol):
+    """What the TUI drives: start, stop, pause, speed, and a model on request."""
+
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def speed(self) -> float | None: ...
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 1.0) -> None: ...
+    def set_paused(self, paused: bool) -> None: ...
+    def set_speed(self, speed: float | None) -> None: ...
+    def progress(self) -> Progress: ...
+    def model(self, request: ModelRequest) -> DashboardModel: ...
+
+
+class ThreadFeed:
+    """The session ingests on its own thread in this process; models are built by the caller's thread."""
+
+    def __init__(self, config: EngineConfig, geo: GeoLookup | None = None) -> None:
+        self.config = config
+        self.context = config.context(geo)
+        self.session = config.session()
+        self._serial = 0
+        self._lock = threading.Lock()
+
+    @property
+    def paused(self) -> bool:
+        return self.session.paused
+
+    @property
+    def speed(self) -> float | None:
+        return self.session.speed
+
+    def start(self) -> None:
+        if self.config.paused:
+            self.session.set_paused(True)
+        self.session.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self.session.stop(timeout)
+
+    def set_paused(self, paused: bool) -> None:
+        self.session.set_paused(paused)
+
+    def set_speed(self, speed: float | None) -> None:
+        self.session.set_speed(speed)
+
+    def progress(self) -> Progress:
+        return self.session.progress()
+
+    def model(self, request: ModelRequest) -> DashboardModel:
+        with self._lock:
+            self._serial += 1
+            serial = self._serial
+        # progress first: once it says finished, the snapshot taken after it holds everything
+        progress = self.session.progress()
+        snapshot = self.session.snapshot(**snapshot_options(request))
+        return build_model(snapshot, progress, self.session.statuses, request, self.context, serial)
