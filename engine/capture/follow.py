@@ -273,6 +273,10 @@ class DumpFollower:
         name = self._names.get(batch.source_index)
         return ResumePoint(name, batch.end_offset) if name is not None else None
 
+    def note(self, text: str) -> None:
+        """Add an event worth telling (a source that wraps this follower tells of its connection)."""
+        self._event(text)
+
     def events_since(self, count: int) -> list[tuple[int, str]]:
         """Events (skipped, missed, rewritten files) numbered after `count`, oldest first."""
         with self._lock:
@@ -375,7 +379,16 @@ class DumpFollower:
         self._offset = limit or 0
         if not self._live:
             self._set_state(FollowState.READING)
-        status = SourceStatus(path=entry.path)
+        # going on in the file read last (a restart after a lost connection): its status goes on too
+        resumed = (
+            limit is not None
+            and self.statuses
+            and self.statuses[-1].path == entry.path
+            and self.statuses[-1] is not self._summary
+        )
+        status = self.statuses[-1] if resumed else SourceStatus(path=entry.path)
+        first_ts = status.first_ts if resumed else None
+        status.finished = False
         try:
             stream = _FollowedStream(
                 raw,
@@ -387,7 +400,8 @@ class DumpFollower:
             )
         except CaptureError as err:  # a zstd file
             raw.close()
-            self._add_status(status)
+            if not resumed:
+                self._add_status(status)
             status.add_problem(Problem(err.kind, err.message))
             status.finished = True
             self._finish(entry, st.ino, st.size)
@@ -395,7 +409,8 @@ class DumpFollower:
         except BaseException:
             raw.close()
             raise
-        self._add_status(status)
+        if not resumed:
+            self._add_status(status)
         try:
             capture = open_capture_stream(stream, status, index)
         except CaptureError as err:
@@ -406,6 +421,7 @@ class DumpFollower:
         for batch in capture.batches():
             if (skip_existing and not stream.caught_up) or (limit is not None and batch.end_offset <= limit):
                 _forget(status, batch)
+                status.first_ts = first_ts
                 self._offset = batch.end_offset
                 continue
             self._offset = batch.end_offset
