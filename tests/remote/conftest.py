@@ -1,4 +1,4 @@
-"""Fixtures of the remote-source tests: a throw-away sshd on 127.0.0.1 and stand-in capture tools behind it."""
+"""Fixtures of the remote-source tests: a throw-away sshd on 127.0.0.1, stand-in capture tools behind it."""
 
 from __future__ import annotations
 

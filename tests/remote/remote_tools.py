@@ -30,7 +30,9 @@ class RemoteTools:
         self.sync()
 
     def sync(self) -> None:
-        lines = [f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items()) if k.startswith("FAKE_CAPTURE_")]
+        lines = [
+            f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items()) if k.startswith("FAKE_CAPTURE_")
+        ]
         self.env_file.write_text("\n".join(lines) + "\n")
 
     def remove(self, tool: str) -> None:
@@ -38,6 +40,7 @@ class RemoteTools:
 
 
 def install_remote_tools(folder: Path, monkeypatch: pytest.MonkeyPatch) -> RemoteTools:
+    folder.mkdir(parents=True, exist_ok=True)
     fakes = install_fake_tools(folder, monkeypatch)
     remote_bin = folder / "remote-bin"
     remote_bin.mkdir()

@@ -194,10 +194,17 @@ class SshServer:
         return found
 
     def kill_connections(self) -> None:
-        """Kill every connection's processes (by PID), leaving the server listening."""
+        """Kill the server's per-connection processes (by PID), leaving the server listening: the
+        connections drop as if the network went away, and what the sessions run is left to notice."""
         for pid in self.descendants():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            try:
+                with open(f"/proc/{pid}/comm") as fh:
+                    name = fh.read().strip()
+            except OSError:
+                continue
+            if name.startswith("sshd"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """Stop the server and everything it started, by PID."""
