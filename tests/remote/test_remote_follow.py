@@ -305,9 +305,9 @@ def first_error(
 def test_missing_folder_and_not_a_folder(tmp_path: Path, server: SshServer) -> None:
     err = first_error(server, f"{ALIAS}:{tmp_path}/nope")
     assert err.title == "No such folder"
-    assert (
-        err.message
-        == f"{ALIAS}:{tmp_path}/nope: no such folder on {ALIAS} (the Pi's capture service writes to /var/lib/homescope/dumps)"
+    assert err.message == (
+        f"{ALIAS}:{tmp_path}/nope: no such folder on {ALIAS} "
+        "(the Pi's capture service writes to /var/lib/homescope/dumps)"
     )
     (tmp_path / "file.pcap").write_bytes(pcap_file([1]))
     err = first_error(server, f"{ALIAS}:{tmp_path}/file.pcap")
@@ -370,9 +370,8 @@ def test_connection_failures(tmp_path: Path, server: SshServer) -> None:
     assert err.title == "Unknown host key" and f"`ssh {ALIAS}`" in err.message
 
     wrong = tmp_path / "known_hosts_wrong"
-    wrong.write_text(
-        f"[127.0.0.1]:{server.port} {' '.join((server.other_key.with_suffix('.pub')).read_text().split()[:2])}\n"
-    )
+    other_pub = " ".join(server.other_key.with_suffix(".pub").read_text().split()[:2])
+    wrong.write_text(f"[127.0.0.1]:{server.port} {other_pub}\n")
     changed = server.write_client_config("changed", known_hosts=wrong)
     err = first_error(server, spec, server.settings(changed))
     assert err.title == "Host key changed" and "ssh-keygen -R" in err.message
