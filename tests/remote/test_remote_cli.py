@@ -174,3 +174,39 @@ def test_follow_over_ssh_missing_folder_exit_3(server: SshServer, tmp_path: Path
         f"homescope: No such folder: {ALIAS}:{tmp_path}/nope: no such folder on {ALIAS} "
         "(the Pi's capture service writes to /var/lib/homescope/dumps)"
     )
+
+
+def test_open_session_gives_the_tui_remote_sources(server: SshServer, tmp_path: Path) -> None:
+    """The TUI builds its session with the subcommands' open_session: remote sources come with the same
+    status and drop counts as local ones."""
+    import argparse
+
+    from engine.capture.remote_follow import RemoteDumpFollower
+    from tui.subcommands import follow, live
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    follow.register(sub)
+    live.register(sub)
+    (tmp_path / ring_name(1, time.time())).write_bytes(pcapng_file(range(4)))
+    args = parser.parse_args(["follow", f"{ALIAS}:{tmp_path}", "--ssh-config", str(server.client_config)])
+    session = follow.open_session(args)
+    source = session.source
+    assert isinstance(source, RemoteDumpFollower)
+    assert source.status().connection.state == "connected"  # checked: connected already
+    session.start()
+    try:
+        from tests.live.writers import wait_for
+
+        wait_for(lambda: session.progress().packets == 4, what="4 packets")
+        wait_for(lambda: source.status().describe().startswith("following hs_00001_"), what="following")
+    finally:
+        session.stop()
+        session.analysis.close()
+    args = parser.parse_args(
+        ["live", "--ssh", ALIAS, "--ssh-config", str(server.client_config), "-i", "wlan0"]
+    )
+    session = live.open_session(args)
+    assert isinstance(session.source, RemoteLiveCapture)
+    assert session.source.command()[-2] == ALIAS
+    session.analysis.close()

@@ -84,7 +84,7 @@ def test_packets_over_ssh_equal_a_local_read(
     path = fixture_path(fixture)
     local = open_capture(str(path))
     expected = packets_of(list(local.batches()))
-    remote_tools.configure(stream=path.read_bytes(), piece=999, pause=0.001)
+    remote_tools.configure(stream=path.read_bytes(), piece=999, pause=0.001, kernel_drops=3)
     live = capture(server, remote_tools, tool=tool, snaplen=0, capture_filter="not port 22")
     batches = live.batches()
     got: list[RecordBatch] = []
@@ -93,11 +93,18 @@ def test_packets_over_ssh_equal_a_local_read(
     live.stop()
     got.extend(batches)
     assert packets_of(got) == expected
-    assert live.status.problems == []
     ran = remote_tools.fakes.ran()
     assert ran is not None and ran[1][0].endswith(f"/{tool}")
     assert "not port 22" in ran[1]
     assert_tool_gone(remote_tools)
+    drops = live.drop_counts()
+    assert drops.final and drops.tool == tool
+    if tool == "tcpdump":  # its closing summary on stderr, passed on by ssh
+        assert (drops.kernel, drops.dropped) == (3, 3)
+        assert [p.kind for p in live.status.problems] == ["dropped"]
+    else:
+        assert drops.dropped == 0
+        assert live.status.problems == []
 
 
 def test_stopping_reads_the_final_statistics_and_drops(server: SshServer, remote_tools: RemoteTools) -> None:
