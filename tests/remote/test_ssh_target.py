@@ -85,23 +85,32 @@ def test_interface_and_filter_reach_the_tool_as_typed(tmp_path: Path) -> None:
     log = tmp_path / "argv"
     fake = tmp_path / "bin" / "dumpcap"
     fake.parent.mkdir()
-    # it ignores the SIGINT that the end of stdin (here: at once) sends it
-    fake.write_text(f'#!/bin/sh\ntrap "" INT\nfor a in "$@"; do printf "%s\\0" "$a"; done > {log}\n')
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\0" "$a"; done > {log}\n')
     fake.chmod(0o755)
     evil_filter = "port 53 and host 'a' \"b\" $(touch x) `id`; rm -rf / \\ \n next"
     evil_iface = "wlan0'; touch pwned; '"
     options = LiveOptions(evil_iface, capture_filter=evil_filter, snaplen=96, buffer_mib=4)
     command = sh_command(capture_script(options, str(fake.parent)))
     # ssh hands the command line to the login shell: `sh -c COMMAND`
-    result = subprocess.run(
+    # stdin stays open (as ssh's does while homescope reads): the tool ends by itself, and so does the script
+    proc = subprocess.Popen(
         ["sh", "-c", command],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         cwd=tmp_path,
-        timeout=30,
-        check=False,
     )
-    assert result.returncode == 0, result.stderr
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.stdin is not None and proc.stderr is not None and proc.stdout is not None
+    proc.stdin.close()
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    proc.stdout.close()
+    assert code == 0, stderr
     assert log.read_bytes().split(b"\0")[:-1] == [
         b"-q",
         b"-i",
@@ -116,7 +125,7 @@ def test_interface_and_filter_reach_the_tool_as_typed(tmp_path: Path) -> None:
         b"-",
     ]
     assert not (tmp_path / "x").exists() and not (tmp_path / "pwned").exists()
-    assert b"homescope-remote: tool dumpcap " in result.stderr
+    assert b"homescope-remote: tool dumpcap " in stderr
 
 
 # ---- ssh's words ----------------------------------------------------------------------------------------
