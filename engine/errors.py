@@ -69,3 +69,37 @@ class LiveCaptureError(HomescopeError):
 
     title = "Live capture failed"
     exit_code = ExitCode.CAPTURE_FAILED
+
+
+class RemoteError(HomescopeError):
+    """A remote source over SSH failed: the connection (name, route, refusal, timeout, keys) or what the
+    remote end said (a missing folder or capture tool, no permission). `kind` names the cause for code;
+    `retryable` says whether trying again later may work (a refused or lost connection may, a rejected
+    key will not). The exit code is that of the command using the source: 5 for live, 3 for follow."""
+
+    title = "Remote source failed"
+    exit_code = ExitCode.NO_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        kind: str = "ssh",
+        retryable: bool = False,
+        exit_code: ExitCode | None = None,
+    ) -> None:
+        super().__init__(message, title=title)
+        self.kind = kind
+        self.retryable = retryable
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class RemoteDisconnected(RemoteError):
+    """The SSH connection of a remote source ended while it was being read (the follower reconnects)."""
+
+    title = "Connection lost"
+
+    def __init__(self, message: str, *, title: str | None = None, exit_code: ExitCode | None = None) -> None:
+        super().__init__(message, title=title, kind="disconnected", retryable=True, exit_code=exit_code)

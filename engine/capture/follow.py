@@ -23,11 +23,8 @@ file and byte offset just after the last complete record handed out, from which 
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import grp
 import os
-import stat
 import threading
 import time
 from collections import deque
@@ -48,8 +45,9 @@ from engine.capture.dump_order import (
     parse_ring_name,
     uncompressed_name,
 )
+from engine.capture.folder_access import FileInfo, FolderAccess, LocalFolder
 from engine.capture.records import Problem, RecordBatch, SourceStatus
-from engine.capture.source import first_timestamp, open_capture_stream
+from engine.capture.source import open_capture_stream
 from engine.errors import CaptureError
 
 StartAt = Literal["start", "now"]
@@ -118,7 +116,6 @@ class _Entry:
     dev: int
     ino: int
     size: int
-    mtime_ns: int
     key: OrderKey
 
 
@@ -163,16 +160,16 @@ class _FollowedStream(ByteStream):
         return super().read(n)
 
     def _read_raw_once(self, n: int) -> bytes:
-        assert self._fd is not None
+        raw = self._raw
         while True:
-            data = os.read(self._fd, n)
+            data = raw.read(n) or b""
             if data or not self.follow or self.ended:
                 self.consumed += len(data)
                 return data
             self.caught_up = True
             if self._finished(self):
                 self.ended = True
-                data = os.read(self._fd, n)  # written just before the end was decided
+                data = raw.read(n) or b""  # written just before the end was decided
                 self.consumed += len(data)
                 return data
             if self._stop_event.wait(self._poll):
@@ -184,7 +181,11 @@ class DumpFollower:
 
     `start="start"` reads every dump already there first; `"now"` skips to the end of the newest one and
     hands out only what is written from then on. `resume` goes on from a ResumePoint instead. `pattern`
-    (a glob such as `hs_*.pcapng*`) limits which files count; hidden files never do.
+    (a glob such as `hs_*.pcapng*`) limits which files count; hidden files never do. `folder` reaches
+    the files (a LocalFolder of `directory` unless given: a RemoteFolder reads them over SSH).
+
+    `batches()` may be called again after it ended with an exception (a remote connection dropped): set
+    `resume` to `position()` first and it goes on from there, with everything read so far remembered.
     """
 
     def __init__(
@@ -196,8 +197,10 @@ class DumpFollower:
         resume: ResumePoint | None = None,
         poll_interval: float = POLL_INTERVAL,
         max_statuses: int = MAX_STATUSES,
+        folder: FolderAccess | None = None,
     ) -> None:
         self.directory = directory
+        self.folder: FolderAccess = folder if folder is not None else LocalFolder(directory)
         self.start = start
         self.pattern = pattern
         self.resume = resume
@@ -208,6 +211,7 @@ class DumpFollower:
         self._state = FollowState.WAITING
         self._since = time.time()
         self._file: str | None = None
+        self._file_name: str | None = None
         self._offset = 0
         self._files_read = 0
         self._packets = 0
@@ -238,10 +242,7 @@ class DumpFollower:
         return self._stop.is_set()
 
     def status(self) -> FollowStatus:
-        size: int | None = None
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                size = os.stat(self._file).st_size
+        size = self.folder.known_size(self._file_name) if self._file_name is not None else None
         return FollowStatus(
             directory=self.directory,
             state=self._state,
@@ -256,14 +257,25 @@ class DumpFollower:
 
     def resume_point(self) -> ResumePoint | None:
         """The file and offset after the last complete record handed out, or None before the first."""
-        if self._file is None or not self._offset:
+        if self._file_name is None or not self._offset:
             return None
-        return ResumePoint(os.path.basename(self._file), self._offset)
+        return ResumePoint(self._file_name, self._offset)
+
+    def position(self) -> ResumePoint | None:
+        """Like `resume_point()`, but also at the very start of a file that is open: where a restarted
+        `batches()` goes on so that nothing is read twice or missed."""
+        if self._file_name is None:
+            return None
+        return ResumePoint(self._file_name, self._offset)
 
     def resume_point_of(self, batch: RecordBatch) -> ResumePoint | None:
         """Where reading can go on after `batch` (one this follower handed out recently)."""
         name = self._names.get(batch.source_index)
         return ResumePoint(name, batch.end_offset) if name is not None else None
+
+    def note(self, text: str) -> None:
+        """Add an event worth telling (a source that wraps this follower tells of its connection)."""
+        self._event(text)
 
     def events_since(self, count: int) -> list[tuple[int, str]]:
         """Events (skipped, missed, rewritten files) numbered after `count`, oldest first."""
@@ -353,28 +365,30 @@ class DumpFollower:
 
     def _read(self, entry: _Entry, *, limit: int | None, skip_existing: bool) -> Iterator[RecordBatch]:
         try:
-            raw = open(entry.path, "rb", buffering=0)  # noqa: SIM115 - owned by the stream
+            raw, st = self.folder.open(entry.name)
         except FileNotFoundError:
             self._event(f"{entry.name}: deleted before it could be read (the ring removes the oldest files)")
             self._finish(entry, entry.ino, 0)
             return
-        except PermissionError:
-            raise CaptureError(
-                f"{entry.path}: permission denied: this account may list the folder but not read its files; "
-                f"{_group_hint(entry.path)}",
-                path=entry.path,
-                kind="permission",
-            ) from None
-        st = os.fstat(raw.fileno())
         index = self._next_index
         self._next_index += 1
         self._names[index] = entry.name
         self._names.pop(index - 1024, None)
         self._file = entry.path
+        self._file_name = entry.name
         self._offset = limit or 0
         if not self._live:
             self._set_state(FollowState.READING)
-        status = SourceStatus(path=entry.path)
+        # going on in the file read last (a restart after a lost connection): its status goes on too
+        resumed = (
+            limit is not None
+            and self.statuses
+            and self.statuses[-1].path == entry.path
+            and self.statuses[-1] is not self._summary
+        )
+        status = self.statuses[-1] if resumed else SourceStatus(path=entry.path)
+        first_ts = status.first_ts if resumed else None
+        status.finished = False
         try:
             stream = _FollowedStream(
                 raw,
@@ -386,47 +400,52 @@ class DumpFollower:
             )
         except CaptureError as err:  # a zstd file
             raw.close()
-            self._add_status(status)
+            if not resumed:
+                self._add_status(status)
             status.add_problem(Problem(err.kind, err.message))
             status.finished = True
-            self._finish(entry, st.st_ino, st.st_size)
+            self._finish(entry, st.ino, st.size)
             return
         except BaseException:
             raw.close()
             raise
-        self._add_status(status)
+        if not resumed:
+            self._add_status(status)
         try:
             capture = open_capture_stream(stream, status, index)
         except CaptureError as err:
             status.add_problem(Problem(err.kind, err.message))
             status.finished = True
-            self._finish(entry, st.st_ino, stream.consumed)
+            self._finish(entry, st.ino, stream.consumed)
             return
         for batch in capture.batches():
             if (skip_existing and not stream.caught_up) or (limit is not None and batch.end_offset <= limit):
                 _forget(status, batch)
+                status.first_ts = first_ts
                 self._offset = batch.end_offset
                 continue
             self._offset = batch.end_offset
             self._packets += len(batch)
             yield batch
-        self._finish(entry, st.st_ino, stream.consumed)
+        self._finish(entry, st.ino, stream.consumed)
 
-    def _file_finished(self, entry: _Entry, stream: _FollowedStream, opened: os.stat_result) -> bool:
+    def _file_finished(self, entry: _Entry, stream: _FollowedStream, opened: FileInfo) -> bool:
         """At the end of what `entry` holds so far: is it finished (True), or may it grow (False)?"""
         if self._stop.is_set():
             raise _Stopped
         try:
-            now = os.stat(entry.path)
+            now = self.folder.stat(entry.name)
         except FileNotFoundError:
-            compressed = any(uncompressed_name(n) == entry.name and n != entry.name for n in self._listdir())
+            compressed = any(
+                uncompressed_name(n) == entry.name and n != entry.name for n in self.folder.names()
+            )
             if not compressed:
                 self._event(f"{entry.name}: removed while being read; it was read to its end")
             return True
-        if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+        if (now.dev, now.ino) != (opened.dev, opened.ino):
             self._event(f"{entry.name}: replaced by a new file of the same name, which is read next")
             return True
-        if now.st_size < stream.consumed:
+        if now.size < stream.consumed:
             self._event(
                 f"{entry.name}: truncated while being read (rewritten from its start); "
                 "the new content is read next"
@@ -434,7 +453,7 @@ class DumpFollower:
             return True
         for other in self._candidates(self._scan()):
             if other.name == entry.name:
-                if other.ino != opened.st_ino:  # replaced since the stat above
+                if other.ino != opened.ino:  # replaced since the stat above
                     self._event(f"{entry.name}: replaced by a new file of the same name, which is read next")
                     return True
             elif other.key > entry.key:
@@ -469,73 +488,28 @@ class DumpFollower:
 
     def check(self) -> None:
         """Check that the folder exists and can be read; raises CaptureError with how to fix it."""
-        d = self.directory
-        try:
-            st = os.stat(d)
-        except FileNotFoundError:
-            raise CaptureError(f"{d}: no such folder", path=d, kind="missing") from None
-        except PermissionError:
-            raise CaptureError(
-                f"{d}: permission denied (cannot look at the folder); {_group_hint(d)}",
-                path=d,
-                kind="permission",
-            ) from None
-        if not stat.S_ISDIR(st.st_mode):
-            raise CaptureError(
-                f"{d}: not a folder: `homescope follow` follows a folder of rotating capture files "
-                f"(read a single file with `homescope report {d}`)",
-                path=d,
-                kind="not-a-directory",
-            )
-        if not os.access(d, os.R_OK | os.X_OK):
-            raise CaptureError(
-                f"{d}: permission denied: this account may not read the folder; {_group_hint(d)}",
-                path=d,
-                kind="permission",
-            )
-
-    def _listdir(self) -> list[str]:
-        try:
-            return os.listdir(self.directory)
-        except FileNotFoundError:
-            raise CaptureError(
-                f"{self.directory}: the folder was removed while being followed",
-                path=self.directory,
-                kind="missing",
-            ) from None
-        except PermissionError:
-            raise CaptureError(
-                f"{self.directory}: permission denied; {_group_hint(self.directory)}",
-                path=self.directory,
-                kind="permission",
-            ) from None
+        self.folder.check()
 
     def _scan(self) -> list[_Entry]:
         """The capture files in the folder now, in time order."""
         entries: list[_Entry] = []
-        names = self._listdir()
-        for name in names:
+        for info in self.folder.scan():
+            name = info.name
             if name.startswith(".") or (self.pattern is not None and not fnmatch.fnmatch(name, self.pattern)):
                 continue
-            path = os.path.join(self.directory, name)
-            try:
-                st = os.stat(path)
-            except OSError:
+            if not info.regular:
                 continue
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            first = None if name_time(name) is not None else self._first_packet(name, path, st)
+            first = None if name_time(name) is not None else self._first_packet(info)
             entries.append(
                 _Entry(
                     name=name,
-                    path=path,
+                    path=self.folder.path_of(name),
                     base=uncompressed_name(name),
                     compressed=is_compressed_name(name),
-                    dev=st.st_dev,
-                    ino=st.st_ino,
-                    size=st.st_size,
-                    mtime_ns=st.st_mtime_ns,
-                    key=order_key(name, first, st.st_mtime),
+                    dev=info.dev,
+                    ino=info.ino,
+                    size=info.size,
+                    key=order_key(name, first, info.mtime),
                 )
             )
         present = {e.name for e in entries}
@@ -566,13 +540,13 @@ class DumpFollower:
             out.append(e)
         return out
 
-    def _first_packet(self, name: str, path: str, st: os.stat_result) -> float | None:
-        cached = self._first_packets.get(name)
-        if cached is not None and cached[0] == st.st_ino and st.st_size >= cached[1]:
+    def _first_packet(self, info: FileInfo) -> float | None:
+        cached = self._first_packets.get(info.name)
+        if cached is not None and cached[0] == info.ino and info.size >= cached[1]:
             return cached[2]
-        found = first_timestamp(path)
+        found = self.folder.first_timestamp(info.name)
         if found is not None:
-            self._first_packets[name] = (st.st_ino, st.st_size, found)
+            self._first_packets[info.name] = (info.ino, info.size, found)
         return found
 
     # ---- bookkeeping -------------------------------------------------------------------------------
@@ -651,15 +625,3 @@ def _add_counts(into: SourceStatus, st: SourceStatus) -> None:
         into.linktypes[t] = into.linktypes.get(t, 0) + c
     if st.first_ts is not None and (into.first_ts is None or st.first_ts < into.first_ts):
         into.first_ts = st.first_ts
-
-
-def _group_hint(path: str) -> str:
-    """How to get read access: join the group that owns the path (the capture service's group)."""
-    try:
-        group = grp.getgrgid(os.stat(path).st_gid).gr_name
-    except (OSError, KeyError):
-        group = "homescope"
-    return (
-        f"add your account to the group that owns it (`sudo usermod -aG {group} $USER`, "
-        "then log out and in again)"
-    )

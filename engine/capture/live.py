@@ -38,7 +38,7 @@ from typing import BinaryIO, Literal, cast
 from engine.capture.byte_stream import ByteStream
 from engine.capture.records import Problem, RecordBatch, SourceStatus
 from engine.capture.source import open_capture_stream
-from engine.errors import CaptureError, LiveCaptureError
+from engine.errors import CaptureError, HomescopeError, LiveCaptureError
 
 Tool = Literal["auto", "dumpcap", "tcpdump"]
 
@@ -341,19 +341,7 @@ class LiveCapture:
             return
         self.check()
         self._rx_dropped_start = self._rx_dropped()
-        try:
-            proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # a terminal's Ctrl-C reaches homescope, which stops the tool
-                bufsize=0,
-            )
-        except FileNotFoundError:
-            raise _tool_missing(self.options.tool) from None
-        except PermissionError:
-            raise _tool_not_runnable(self.tool, self.tool_path or self.tool, self.options.interface) from None
+        proc = self._popen()
         self._proc = proc
         self._finalizer = weakref.finalize(self, _kill_quietly, proc)
         if self._stopping.is_set():  # stopped while starting (from another thread)
@@ -366,6 +354,22 @@ class LiveCapture:
         self._spawn(self._read_stderr, "homescope-capture-stderr")
         if self.tool == "tcpdump" and sys.platform.startswith("linux") and self.stats_every > 0:
             self._spawn(self._ask_tcpdump_counts, "homescope-capture-stats")
+
+    def _popen(self) -> subprocess.Popen[bytes]:
+        """Start the capture command, its output to pipes."""
+        try:
+            return subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a terminal's Ctrl-C reaches homescope, which stops the tool
+                bufsize=0,
+            )
+        except FileNotFoundError:
+            raise _tool_missing(self.options.tool) from None
+        except PermissionError:
+            raise _tool_not_runnable(self.tool, self.tool_path or self.tool, self.options.interface) from None
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -465,7 +469,7 @@ class LiveCapture:
                 )
             )
 
-    def _failure(self, *, started: bool) -> LiveCaptureError:
+    def _failure(self, *, started: bool) -> HomescopeError:
         """The error for a tool that could not start, or stopped on its own."""
         proc = self._proc
         assert proc is not None

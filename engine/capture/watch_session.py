@@ -1,6 +1,8 @@
 """Capture sessions over a live capture or a followed dump folder, for the TUI and the headless commands.
 
-`live_session(options)` and `follow_session(folder)` return a `WatchSession`: a `CaptureSession`
+`live_session(options)` and `follow_session(folder)` return a `WatchSession`, and so do
+`remote_live_session(options, target)` and `remote_follow_session(target)` for a Pi reached over SSH: a
+`CaptureSession`
 (mode LIVE or FOLLOW) whose batches come from the source, whose `Progress.drops` is the source's drop
 count, and whose `stop()` first stops the source and lets it end by itself, so that a capture tool's
 last packets and final statistics are read before the ingest thread stops.
@@ -15,15 +17,19 @@ from engine.analysis import Analysis
 from engine.capture.follow import DumpFollower, ResumePoint, StartAt
 from engine.capture.live import LiveCapture, LiveOptions
 from engine.capture.records import RecordBatch, SourceStatus
+from engine.capture.remote_follow import RemoteDumpFollower
+from engine.capture.remote_live import RemoteLiveCapture
 from engine.capture.source import CaptureSet
+from engine.capture.ssh_target import SshSettings, SshTarget
 from engine.errors import HomescopeError
 from engine.session import CaptureSession, Progress, SessionMode
 
 
 class WatchSource(Protocol):
-    """A source that runs until stopped: LiveCapture or DumpFollower."""
+    """A source that runs until stopped: LiveCapture, DumpFollower or RemoteDumpFollower."""
 
-    statuses: list[SourceStatus]
+    @property
+    def statuses(self) -> list[SourceStatus]: ...
 
     def batches(self) -> Iterator[RecordBatch]: ...
 
@@ -91,4 +97,46 @@ def follow_session(
     source = DumpFollower(directory, start=start, pattern=pattern, resume=resume)
     return WatchSession(
         source, mode=SessionMode.FOLLOW, label=directory, analysis=analysis, on_error=on_error
+    )
+
+
+def remote_live_session(
+    options: LiveOptions,
+    target: SshTarget,
+    *,
+    ssh: SshSettings | None = None,
+    tool_dirs: str | None = None,
+    analysis: Analysis | None = None,
+    on_error: Callable[[HomescopeError], None] | None = None,
+) -> WatchSession:
+    """A live capture on another machine over SSH; `session.source` is the RemoteLiveCapture. Nothing
+    runs before `start()`; connection and capture problems arrive through `on_error` and
+    `Progress.error` (exit code 5)."""
+    source = RemoteLiveCapture(options, target, ssh=ssh, tool_dirs=tool_dirs)
+    return WatchSession(
+        source,
+        mode=SessionMode.LIVE,
+        label=f"live:{target.display}:{options.interface}",
+        analysis=analysis,
+        on_error=on_error,
+    )
+
+
+def remote_follow_session(
+    target: SshTarget,
+    *,
+    ssh: SshSettings | None = None,
+    start: StartAt = "start",
+    pattern: str | None = None,
+    resume: ResumePoint | None = None,
+    analysis: Analysis | None = None,
+    on_error: Callable[[HomescopeError], None] | None = None,
+) -> WatchSession:
+    """A session following a dump folder on another machine over SSH, reconnecting when the connection
+    drops; `session.source` is the RemoteDumpFollower (its `status()` has the connection's state for the
+    status bar). Call `session.source.check()` first to connect and report a wrong host, key or path at
+    once."""
+    source = RemoteDumpFollower(target, ssh=ssh, start=start, pattern=pattern, resume=resume)
+    return WatchSession(
+        source, mode=SessionMode.FOLLOW, label=target.describe(), analysis=analysis, on_error=on_error
     )

@@ -4,6 +4,9 @@ Needs no capture rights, only read access to the folder (on the Pi: the homescop
 is the headless mode (a rolling summary, then a report on Ctrl-C, SIGTERM or --duration); the TUI
 builds the same session with `open_session(args)`. Exit codes: 0 after a clean stop, 3 when the folder
 cannot be read.
+
+`homescope follow USER@HOST:/path` (or `ssh://USER@HOST:PORT/path`) follows a folder on another machine
+(the Pi) over one SSH connection, reconnecting and resuming where it was when the connection drops.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from tui.subcommands.remote_options import add_ssh_options, print_command, ssh_settings
 from tui.subcommands.watch_headless import add_common_options
 
 if TYPE_CHECKING:  # the engine is imported when the command runs: `homescope --help` stays quick
     from engine.analysis import Analysis
     from engine.capture.follow import DumpFollower
+    from engine.capture.remote_follow import RemoteDumpFollower
     from engine.capture.watch_session import WatchSession
+
+    Follower = DumpFollower | RemoteDumpFollower
 
 NAME = "follow"
 
@@ -28,14 +35,21 @@ def register(subparsers: Any) -> None:
         help="read a folder of rotating dumps (dumpcap ring, tcpdump -G/-C) and follow it as it grows",
         description="Read the capture files already in DIR in time order, then follow the newest as the "
         "capture tool writes it and move on when it rotates. No capture rights needed. Prints a summary "
-        "every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration).",
+        "every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration). DIR may be on "
+        "another machine: USER@HOST:/path or ssh://USER@HOST:PORT/path reads it over SSH, reconnecting "
+        "and resuming where it was when the connection drops.",
     )
     add_arguments(parser)
     parser.set_defaults(subcommand_run=run)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", metavar="DIR", help="the dump folder, e.g. /var/lib/homescope/dumps")
+    parser.add_argument(
+        "directory",
+        metavar="DIR",
+        help="the dump folder, e.g. /var/lib/homescope/dumps, or on the Pi over SSH: "
+        "pi@raspberrypi.local:/var/lib/homescope/dumps",
+    )
     start = parser.add_mutually_exclusive_group()
     start.add_argument(
         "--from-start",
@@ -51,30 +65,68 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const="now",
         help="skip what is there: only packets written from now on",
     )
+    start.add_argument(
+        "--start",
+        dest="start",
+        choices=("start", "now"),
+        help="where to begin: 'start' (the oldest file) or 'now' (the end of the newest file)",
+    )
     parser.set_defaults(start="start")
     parser.add_argument(
         "--pattern", metavar="GLOB", help="only files whose names match, e.g. 'hs_*.pcapng*' (default: all)"
     )
+    add_ssh_options(parser)
     add_common_options(parser)
 
 
 def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> WatchSession:
-    """The follow session for these arguments, its folder checked, not started. Raises CaptureError."""
+    """The follow session for these arguments, its folder checked (for a remote folder: connected), not
+    started. Raises CaptureError, or RemoteError for a remote folder (exit code 3)."""
     from engine.capture.follow import DumpFollower
-    from engine.capture.watch_session import follow_session
+    from engine.capture.remote_follow import RemoteDumpFollower
+    from engine.capture.ssh_target import is_remote_spec, parse_remote
+    from engine.capture.watch_session import follow_session, remote_follow_session
 
-    session = follow_session(args.directory, start=args.start, pattern=args.pattern, analysis=analysis)
-    assert isinstance(session.source, DumpFollower)
-    session.source.check()
+    if is_remote_spec(args.directory):
+        session = remote_follow_session(
+            parse_remote(args.directory),
+            ssh=ssh_settings(args),
+            start=args.start,
+            pattern=args.pattern,
+            analysis=analysis,
+        )
+        assert isinstance(session.source, RemoteDumpFollower)
+    else:
+        session = follow_session(args.directory, start=args.start, pattern=args.pattern, analysis=analysis)
+        assert isinstance(session.source, DumpFollower)
+    try:
+        session.source.check()
+    except BaseException:
+        session.source.stop()
+        raise
     return session
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.capture.follow import DumpFollower
+    from engine.capture.remote_follow import RemoteDumpFollower
+    from engine.capture.ssh_target import is_remote_spec, parse_remote
     from engine.errors import HomescopeError
     from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
 
     output = Output(json_lines=args.json)
+    remote = is_remote_spec(args.directory)
+    if args.print_command:
+        if not remote:
+            from tui.subcommands.common import usage_error
+
+            return usage_error("--print-command shows the command of a remote folder: give USER@HOST:/path")
+        try:
+            remote_follower = RemoteDumpFollower(parse_remote(args.directory), ssh=ssh_settings(args))
+        except HomescopeError as err:
+            report_error(err, output)
+            return int(err.exit_code)
+        return print_command(remote_follower.command())
     try:
         analysis, labels = make_analysis(args.config)
     except HomescopeError as err:
@@ -87,14 +139,35 @@ def run(args: argparse.Namespace) -> int:
         report_error(err, output)
         return int(err.exit_code)
     follower = session.source
-    assert isinstance(follower, DumpFollower)
+    assert isinstance(follower, (DumpFollower, RemoteDumpFollower))
     where = "only what is written from now on" if args.start == "now" else "from the oldest file there"
-    output.text(f"homescope follow: reading {args.directory} {where}; Ctrl-C stops and prints the report")
-    output.event("start", directory=args.directory, start=args.start, pattern=args.pattern)
+    over = " over SSH" if remote else ""
+    output.text(
+        f"homescope follow: reading {args.directory}{over} {where}; Ctrl-C stops and prints the report"
+    )
+    output.event("start", directory=args.directory, start=args.start, pattern=args.pattern, remote=remote)
 
     def status_fields() -> dict[str, Any]:
         st = follower.status()
-        return {"state": str(st.state), "file": st.file, "offset": st.offset, "files_read": st.files_read}
+        fields: dict[str, Any] = {
+            "state": str(st.state),
+            "file": st.file,
+            "offset": st.offset,
+            "files_read": st.files_read,
+        }
+        if isinstance(follower, RemoteDumpFollower):
+            c = follower.status().connection
+            fields["connection"] = {
+                "state": str(c.state),
+                "attempt": c.attempt,
+                "next_retry_in": None if c.next_retry_in is None else round(c.next_retry_in, 1),
+                "last_error": c.last_error,
+                "reconnections": c.reconnections,
+                "resumed_at": None
+                if c.resumed_at is None
+                else {"file": c.resumed_at.file, "offset": c.resumed_at.offset},
+            }
+        return fields
 
     def resume() -> dict[str, Any]:
         point = follower.resume_point()
@@ -123,12 +196,12 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
-def _drop_summary(follower: DumpFollower) -> str:
+def _drop_summary(follower: Follower) -> str:
     dropped = follower.drops()
     return "drops not in the files" if dropped is None else f"{dropped:,} dropped (capture statistics)"
 
 
-def _drop_lines(follower: DumpFollower) -> list[str]:
+def _drop_lines(follower: Follower) -> list[str]:
     dropped = follower.drops()
     if dropped is None:
         return [

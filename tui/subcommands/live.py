@@ -1,5 +1,8 @@
 """`homescope live -i IFACE`: capture through dumpcap (or tcpdump) and analyse as packets arrive.
 
+With `--ssh USER@HOST` the capture runs on that machine (the Pi) and streams back over the user's own
+ssh; `--print-command` prints the ssh command line and exits.
+
 `run(args)` is the headless mode (a rolling summary, then a report on Ctrl-C, SIGTERM or --duration);
 the TUI builds the same session with `open_session(args)`. Exit codes: 0 after a clean stop, 5 when
 the capture could not start or the capture tool stopped by itself (permission, interface, tool,
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from tui.subcommands.remote_options import add_ssh_options, print_command, ssh_settings
 from tui.subcommands.watch_headless import add_common_options
 
 if TYPE_CHECKING:  # the engine is imported when the command runs: `homescope --help` stays quick
@@ -31,7 +35,8 @@ def register(subparsers: Any) -> None:
         help="capture on a network interface (through dumpcap or tcpdump) and analyse live",
         description="Capture on a network interface through dumpcap (preferred) or tcpdump, which need "
         "capture rights (the wireshark group, or capabilities); homescope itself runs unprivileged. "
-        "Prints a summary every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration).",
+        "Prints a summary every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration). "
+        "With --ssh USER@HOST, captures on that machine (the Pi) and streams the packets back over SSH.",
     )
     add_arguments(parser)
     parser.set_defaults(subcommand_run=run)
@@ -58,6 +63,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MIB",
         help=f"the capture tool's kernel buffer in MiB ({DEFAULT_BUFFER_MIB}; the tools' own default is 2)",
     )
+    parser.add_argument(
+        "--ssh",
+        metavar="USER@HOST",
+        help="capture on this machine over SSH (USER@HOST, a Host of your ~/.ssh/config, or "
+        "ssh://USER@HOST:PORT); dumpcap or tcpdump runs there, writing to the connection",
+    )
+    parser.add_argument(
+        "--remote-tool-path",
+        metavar="DIRS",
+        help="with --ssh: where to look for dumpcap and tcpdump on the remote machine, as a PATH "
+        "(default: the account's PATH, /usr/sbin and /sbin)",
+    )
+    add_ssh_options(parser)
     add_common_options(parser)
 
 
@@ -74,15 +92,40 @@ def options_from(args: argparse.Namespace) -> LiveOptions:
 
 
 def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> WatchSession:
-    """The live session for these arguments, checked (tool and interface) but not started. Raises
-    LiveCaptureError."""
+    """The live session for these arguments, checked (tool and interface) but not started; with --ssh,
+    the capture on the remote machine (checked there when it starts). Raises LiveCaptureError, or a
+    RemoteError for a malformed --ssh (exit code 5)."""
     from engine.capture.live import LiveCapture
-    from engine.capture.watch_session import live_session
+    from engine.capture.ssh_target import parse_remote
+    from engine.capture.watch_session import live_session, remote_live_session
+    from engine.errors import ExitCode
 
+    if args.ssh:
+        target = parse_remote(args.ssh, need_path=False, exit_code=ExitCode.CAPTURE_FAILED)
+        return remote_live_session(
+            options_from(args),
+            target,
+            ssh=ssh_settings(args),
+            tool_dirs=args.remote_tool_path,
+            analysis=analysis,
+        )
     session = live_session(options_from(args), analysis=analysis)
     assert isinstance(session.source, LiveCapture)
     session.source.check()
     return session
+
+
+def remote_command(args: argparse.Namespace) -> list[str]:
+    """The ssh command line `--ssh` runs. Raises RemoteError for a malformed --ssh."""
+    from engine.capture.remote_live import RemoteLiveCapture
+    from engine.capture.ssh_target import parse_remote
+    from engine.errors import ExitCode
+
+    target = parse_remote(args.ssh, need_path=False, exit_code=ExitCode.CAPTURE_FAILED)
+    capture = RemoteLiveCapture(
+        options_from(args), target, ssh=ssh_settings(args), tool_dirs=args.remote_tool_path
+    )
+    return capture.command()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +134,16 @@ def run(args: argparse.Namespace) -> int:
     from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
 
     output = Output(json_lines=args.json)
+    if args.print_command:
+        if not args.ssh:
+            from tui.subcommands.common import usage_error
+
+            return usage_error("--print-command shows the command of a remote capture: give --ssh USER@HOST")
+        try:
+            return print_command(remote_command(args))
+        except HomescopeError as err:
+            report_error(err, output)
+            return int(err.exit_code)
     try:
         analysis, labels = make_analysis(args.config)
     except HomescopeError as err:
@@ -106,11 +159,20 @@ def run(args: argparse.Namespace) -> int:
     assert isinstance(source, LiveCapture)
     what = f"filter {args.capture_filter!r}" if args.capture_filter else "no filter"
     snap = f"{args.snaplen} bytes per packet" if args.snaplen else "whole packets"
-    output.text(
-        f"homescope live: capturing on {args.interface} with {source.tool} ({what}, {snap}); "
-        "Ctrl-C stops and prints the report"
+    if args.ssh:
+        tool = "dumpcap or tcpdump" if args.tool == "auto" else args.tool
+        output.text(
+            f"homescope live: capturing on {args.interface} on {args.ssh} with {tool} over SSH ({what}, "
+            f"{snap}); Ctrl-C stops and prints the report"
+        )
+    else:
+        output.text(
+            f"homescope live: capturing on {args.interface} with {source.tool} ({what}, {snap}); "
+            "Ctrl-C stops and prints the report"
+        )
+    output.event(
+        "start", interface=args.interface, tool=source.tool, command=source.command(), remote=args.ssh or None
     )
-    output.event("start", interface=args.interface, tool=source.tool, command=source.command())
     try:
         return run_session(
             session,
