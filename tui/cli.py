@@ -73,12 +73,15 @@ def _parser() -> argparse.ArgumentParser:
         "packet timestamps. Several files are read in time order as one capture. Space pauses, + and - "
         "change the speed, ? lists every key.",
     )
-    replay.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files")
+    replay.add_argument(
+        "captures", nargs="*", metavar="CAPTURE", help="capture files (none with --from-store)"
+    )
     _add_replay_options(replay)
 
     from tui.subcommands import SUBCOMMANDS, history
 
     history.add_store_options(report, records_by_default=False, reads=True)
+    _add_replay_store_options(replay)
 
     for module in SUBCOMMANDS:
         module.register(sub)
@@ -104,6 +107,20 @@ def _add_replay_options(parser: argparse.ArgumentParser) -> None:
         help="run the analysis in a separate process (default: the TUI stays responsive and ingest keeps "
         "its speed) or on a thread of the TUI's process (slower: one interpreter lock for both)",
     )
+
+
+def _add_replay_store_options(parser: argparse.ArgumentParser) -> None:
+    from tui.subcommands import history
+
+    group = parser.add_argument_group("history store")
+    group.add_argument(
+        "--from-store",
+        action="store_true",
+        help="show a past time range from the history store instead of captures (--since/--until, --day, "
+        "--night, --sensor; default: everything stored)",
+    )
+    group.add_argument("--store", metavar="PATH", help="the history store (default: from the configuration)")
+    history.add_span_options(group)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -196,6 +213,14 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from tui.model.feed import EngineConfig, ThreadFeed
 
     paths = list(args.captures)
+    if getattr(args, "from_store", False):
+        if paths:
+            raise UsageError("--from-store reads the history store: give no capture files with it")
+        from tui.subcommands.watch_tui import run_stored
+
+        return run_stored(args)
+    if not paths:
+        raise UsageError("give capture files to replay (or --from-store to show the history store)")
     if "-" in paths:
         print(
             "homescope: replay reads capture files; to analyse stdin, use `homescope report -`",

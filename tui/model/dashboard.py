@@ -106,6 +106,13 @@ class StatusModel:
     drops: int | None
     error: tuple[str, str] | None = None  # (title, message) of an error that stopped the session
     problems: tuple[str, ...] = ()  # what went wrong with the inputs, one line each
+    # live and follow (see tui.model.sources.WatchStatus); frozen: the screen is not updated
+    tool: str | None = None
+    drop_text: str | None = None
+    where: str | None = None
+    files_done: int | None = None
+    connection: str | None = None
+    frozen: bool = False
 
 
 @dataclass(frozen=True, slots=True)

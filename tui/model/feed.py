@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -18,10 +18,12 @@ from engine.address_scope import HomeNetwork
 from engine.analysis import Analysis
 from engine.capture.source import CaptureSet
 from engine.labels import Labels
+from engine.metadata.dns_log import LOG_LIMIT
 from engine.session import CaptureSession, Progress, SessionMode
 from tui.model.build import BuildContext, build_model, snapshot_options
 from tui.model.dashboard import DashboardModel, ModelRequest
 from tui.model.geo import GeoLookup
+from tui.model.sources import WatchSpec, watch_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class EngineConfig:
     cgnat_is_local: bool = False
     labels_file: str | None = None
     timezone: str = "local"  # "local" or an IANA name
+    watch: WatchSpec | None = None  # a live capture or a followed folder instead of `paths`
 
     def tzinfo(self) -> dt.tzinfo:
         if self.timezone == "local":
@@ -47,13 +50,30 @@ class EngineConfig:
         return Labels.load(Path(self.labels_file)) if self.labels_file else None
 
     def context(self, geo: GeoLookup | None = None) -> BuildContext:
-        return BuildContext(paths=self.paths, tz=self.tzinfo(), labels=self.labels(), geo=geo)
+        paths = (self.watch.label,) if self.watch is not None else self.paths
+        return BuildContext(paths=paths, tz=self.tzinfo(), labels=self.labels(), geo=geo)
 
     def session(self) -> CaptureSession:
         home = HomeNetwork(self.home_prefixes, cgnat_is_local=self.cgnat_is_local)
+        if self.watch is not None:
+            # runs until stopped: keep memory flat, as the headless live and follow do
+            analysis = Analysis(
+                home=home,
+                closed_flow_limit=1000,
+                closed_flow_retention="largest",
+                dns_log_limit=LOG_LIMIT if self.watch.store is not None else 1000,
+            )
+            try:
+                return self.watch.open(analysis)
+            except BaseException:
+                analysis.close()
+                raise
         return CaptureSession(
             CaptureSet(list(self.paths)), mode=self.mode, speed=self.speed, analysis=Analysis(home=home)
         )
+
+
+WATCH_STOP_SECONDS = 5.0
 
 
 class EngineFeed(Protocol):
@@ -78,6 +98,13 @@ class ThreadFeed:
         self.config = config
         self.context = config.context(geo)
         self.session = config.session()
+        self.recorder = None
+        if config.watch is not None:
+            try:
+                self.recorder = config.watch.recorder(self.session)  # type: ignore[arg-type]
+            except BaseException:
+                self.session.stop(timeout=0.5)
+                raise
         self._serial = 0
         self._lock = threading.Lock()
 
@@ -95,7 +122,17 @@ class ThreadFeed:
         self.session.start()
 
     def stop(self, timeout: float = 1.0) -> None:
+        if self.config.watch is not None:
+            # a capture tool writes its last packets and statistics when asked to stop: give it time
+            timeout = max(timeout, WATCH_STOP_SECONDS)
         self.session.stop(timeout)
+        close = getattr(getattr(self.session, "source", None), "close", None)
+        if close is not None:
+            close()
+        if self.recorder is not None:
+            recorder, self.recorder = self.recorder, None
+            recorder.close()
+            recorder.store.close()
 
     def set_paused(self, paused: bool) -> None:
         self.session.set_paused(paused)
@@ -113,4 +150,16 @@ class ThreadFeed:
         # progress first: once it says finished, the snapshot taken after it holds everything
         progress = self.session.progress()
         snapshot = self.session.snapshot(**snapshot_options(request))
-        return build_model(snapshot, progress, self.session.statuses, request, self.context, serial)
+        model = build_model(snapshot, progress, self.session.statuses, request, self.context, serial)
+        if self.config.watch is None:
+            return model
+        w = watch_status(self.session)  # type: ignore[arg-type]
+        status = replace(
+            model.status,
+            tool=w.tool,
+            drop_text=w.drops,
+            where=w.where,
+            files_done=w.files_done,
+            connection=w.connection,
+        )
+        return replace(model, status=status)

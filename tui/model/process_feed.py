@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import HomescopeError
 from engine.session import Progress
 from tui.model.dashboard import DashboardModel, ModelRequest
-from tui.model.feed import EngineConfig, ThreadFeed
+from tui.model.feed import WATCH_STOP_SECONDS, EngineConfig, ThreadFeed
 
 _PROGRESS = "progress"
 
@@ -103,6 +103,8 @@ class ProcessFeed:
         if self._stopped or self._process.pid is None:
             return
         self._stopped = True
+        if self.config.watch is not None:  # the capture tool's last packets and statistics
+            timeout = max(timeout, WATCH_STOP_SECONDS + 1)
         with contextlib.suppress(OSError):  # already gone: nothing to stop
             self._control.send(("stop", None))
         self._process.join(timeout)

@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.capture.ssh_target import is_remote_spec, parse_remote
     from engine.errors import HomescopeError
     from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+    from tui.subcommands.watch_tui import wants_tui
 
     output = Output(json_lines=args.json)
     remote = is_remote_spec(args.directory)
@@ -127,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
             report_error(err, output)
             return int(err.exit_code)
         return print_command(remote_follower.command())
+    if wants_tui(args):
+        return run_tui(args)
     try:
         analysis, labels = make_analysis(args.config)
     except HomescopeError as err:
@@ -209,3 +212,16 @@ def _drop_lines(follower: Follower) -> list[str]:
             "journal has them: journalctl -u homescope-capture | grep dropped"
         ]
     return [f"{dropped:,} packets dropped, from the statistics blocks in the files"]
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """The TUI on this follow source (the default on a terminal)."""
+    from engine.errors import HomescopeError
+    from tui.subcommands.watch_headless import Output, report_error
+    from tui.subcommands.watch_tui import run_watch
+
+    try:
+        return run_watch("follow", args)
+    except HomescopeError as err:
+        report_error(err, Output(json_lines=False))
+        return int(err.exit_code)

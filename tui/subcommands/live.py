@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.capture.live import LiveCapture
     from engine.errors import HomescopeError
     from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+    from tui.subcommands.watch_tui import wants_tui
 
     output = Output(json_lines=args.json)
     if args.print_command:
@@ -144,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         except HomescopeError as err:
             report_error(err, output)
             return int(err.exit_code)
+    if wants_tui(args):
+        return run_tui(args)
     try:
         analysis, labels = make_analysis(args.config)
     except HomescopeError as err:
@@ -186,3 +189,16 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         source.close()
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """The TUI on this live source (the default on a terminal)."""
+    from engine.errors import HomescopeError
+    from tui.subcommands.watch_headless import Output, report_error
+    from tui.subcommands.watch_tui import run_watch
+
+    try:
+        return run_watch("live", args)
+    except HomescopeError as err:
+        report_error(err, Output(json_lines=False))
+        return int(err.exit_code)

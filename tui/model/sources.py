@@ -1,0 +1,135 @@
+"""What the TUI watches besides capture files: a live capture or a dump folder (each perhaps over SSH).
+
+`WatchSpec` is a picklable description of the source (its kind and the command's options), from which
+the engine, in the TUI's process or in its own, opens the session with the command's `open_session`.
+`watch_status` says what the status bar shows for such a source: the capture tool and its drops (live);
+the file being read, how far, and the files done (follow); the SSH connection's state (remote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from engine.analysis import Analysis
+    from engine.capture.watch_session import WatchSession
+    from engine.store import Recorder
+
+WatchKind = Literal["live", "follow"]
+# the options of `live` and `follow` that say what to watch and how (not how to print or report it)
+_OPTIONS = (
+    "interface",
+    "capture_filter",
+    "snaplen",
+    "tool",
+    "buffer",
+    "ssh",
+    "remote_tool_path",
+    "ssh_option",
+    "ssh_config",
+    "directory",
+    "start",
+    "pattern",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSpec:
+    """A live capture or a followed folder, as the `live` or `follow` command's options say."""
+
+    kind: WatchKind
+    options: tuple[tuple[str, object], ...]
+    store: str | None = None  # record into this history store (a path), when given
+    config: str | None = None  # the configuration file (retention of the store)
+
+    @classmethod
+    def from_args(cls, kind: WatchKind, args: argparse.Namespace, store: str | None = None) -> WatchSpec:
+        values = vars(args)
+        options = tuple(
+            (name, tuple(v) if isinstance(v, list) else v)
+            for name in _OPTIONS
+            if (v := values.get(name)) is not None or name in values
+        )
+        return cls(kind, options, store=store, config=values.get("config"))
+
+    def namespace(self) -> argparse.Namespace:
+        return argparse.Namespace(**{k: list(v) if isinstance(v, tuple) else v for k, v in self.options})
+
+    @property
+    def label(self) -> str:
+        """The source as the status bar names it."""
+        args = self.namespace()
+        if self.kind == "live":
+            where = f"{args.ssh}:" if getattr(args, "ssh", None) else ""
+            return f"{where}{args.interface}"
+        return str(args.directory)
+
+    def open(self, analysis: Analysis) -> WatchSession:
+        """The session, checked but not started (raises the command's errors)."""
+        if self.kind == "live":
+            from tui.subcommands.live import open_session
+        else:
+            from tui.subcommands.follow import open_session
+        return open_session(self.namespace(), analysis)
+
+    def recorder(self, session: WatchSession) -> Recorder | None:
+        """With a store: a recorder of `session`'s analysis, fed through the session's batches."""
+        if self.store is None:
+            return None
+        from pathlib import Path
+
+        from engine.config import load_settings
+        from engine.store import HistoryStore
+        from tui.subcommands.history import recorder_for
+
+        settings = load_settings(Path(self.config) if self.config else None)
+        store = HistoryStore(Path(self.store).expanduser() if self.store else settings.store_path)
+        recorder = recorder_for(store, session.analysis, settings, mode=self.kind)
+        statuses = session.statuses
+        session._batches = recorder.wrap(session._batches, lambda i: statuses[i].path, statuses)
+        return recorder
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStatus:
+    """The status bar's facts of a live or followed source."""
+
+    tool: str | None = None  # live: the capture tool
+    drops: str | None = None  # live: the drops in a few words, naming who counted them
+    where: str | None = None  # follow: the file being read and how far
+    files_done: int | None = None  # follow: files read to their end
+    connection: str | None = None  # remote: connected, disconnected (retrying), resumed at...
+
+
+def watch_status(session: WatchSession) -> WatchStatus:
+    from engine.capture.follow import DumpFollower, FollowState
+    from engine.capture.live import LiveCapture
+    from engine.capture.remote_follow import ConnectionState, RemoteDumpFollower
+    from engine.capture.remote_live import RemoteLiveCapture
+
+    source = session.source
+    if isinstance(source, LiveCapture):
+        connection = None
+        if isinstance(source, RemoteLiveCapture):
+            connection = "over SSH: " + ("capturing" if source.running else "connecting or stopped")
+        return WatchStatus(tool=source.tool, drops=source.drop_counts().short(), connection=connection)
+    if isinstance(source, (DumpFollower, RemoteDumpFollower)):
+        st = source.status()
+        name = os.path.basename(st.file) if st.file else None
+        if st.state == FollowState.WAITING:
+            where = "waiting for the next file" if name else "waiting for capture files"
+        elif name is None:
+            where = str(st.state)
+        else:
+            where = f"{st.state} {name} at byte {st.offset:,}"
+        connection = None
+        if isinstance(source, RemoteDumpFollower):
+            c = source.status().connection
+            connection = c.describe()
+            if c.state == ConnectionState.CONNECTED and c.resumed_at is not None:
+                connection += f"; resumed at {c.resumed_at.file} byte {c.resumed_at.offset:,}"
+        return WatchStatus(where=where, files_done=st.files_read, connection=connection)
+    return WatchStatus()
