@@ -66,7 +66,20 @@ class HomescopeApp(ModelPump):
             bar.show_control(paused=self.feed.paused, speed=self.feed.speed)
         self.refresh_bindings()
 
+    @property
+    def watching(self) -> bool:
+        """A live capture or a followed folder: packets come as they arrive, not at a replay speed."""
+        if self.model is not None:
+            return self.model.status.mode in ("live", "follow")
+        config = getattr(self.feed, "config", None)
+        return str(getattr(config, "mode", "replay")) in ("live", "follow")
+
     def action_toggle_pause(self) -> None:
+        if self.watching:  # the capture cannot wait: only the screen stops changing
+            self.set_frozen(not self.frozen)
+            what = "screen frozen: the capture goes on (space to unfreeze)" if self.frozen else "unfrozen"
+            self.notify(what, timeout=2)
+            return
         try:
             self.feed.set_paused(not self.feed.paused)
         except HomescopeError as err:
@@ -76,6 +89,9 @@ class HomescopeApp(ModelPump):
         self.request_model()
 
     def _step_speed(self, step: int) -> None:
+        if self.watching:
+            self.notify("speed applies to replays: live and follow show packets as they arrive", timeout=3)
+            return
         index = SPEEDS.index(self.feed.speed) if self.feed.speed in SPEEDS else len(SPEEDS) - 1
         speed = SPEEDS[min(max(index + step, 0), len(SPEEDS) - 1)]
         if speed != self.feed.speed:

@@ -47,6 +47,8 @@ class ModelPump(App[int]):
         self._built_request = self.request
         self._next: Timer | None = None
         self._reported: set[str] = set()
+        self.frozen = False  # live and follow: the screen keeps what it shows (the status bar goes on)
+        self._frozen_request = self.request
 
     def request_model(self) -> None:
         """Ask for a fresh model, unless one is being built (then one more follows it)."""
@@ -104,7 +106,28 @@ class ModelPump(App[int]):
         self._build_seconds = time.monotonic() - started
         self.post_message(DashboardUpdated(model))
 
+    def set_frozen(self, frozen: bool) -> None:
+        """Freeze the screen (live and follow): models keep coming for the status bar, the panes stay as
+        they are until unfrozen, or until the user asks for something else (a filter, a device)."""
+        self.frozen = frozen
+        self._frozen_request = self.request
+        if self.model is not None:
+            self._show_status(self.model)
+        self.request_model()
+
+    def _show_status(self, model: DashboardModel) -> None:
+        from tui.widgets.status_bar import StatusBar
+
+        for bar in self.screen.query(StatusBar):
+            bar.show(replace(model.status, frozen=self.frozen))
+
     def on_dashboard_updated(self, message: DashboardUpdated) -> None:
+        if self.frozen and self._built_request == self._frozen_request:
+            self._show_status(message.model)
+            self.report_problems(message.model)
+            self._model_done()
+            return
+        self._frozen_request = self._built_request
         before = self.model.status if self.model is not None else None
         self.model = message.model
         self._failing = False

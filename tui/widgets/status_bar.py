@@ -24,6 +24,8 @@ def speed_text(speed: float | None) -> str:
 def _state(status: StatusModel) -> tuple[str, str]:
     if status.error is not None:
         return f"✖ stopped: {status.error[0]}", "$text-error"
+    if status.frozen:
+        return "❄ frozen", "$text-warning"
     if status.finished:
         return "■ finished", "$text-success"
     if status.paused:
@@ -69,6 +71,9 @@ class StatusBar(Widget):
         if s is None:
             return Content.styled("homescope: starting…", "$text-muted")
         state, state_style = _state(s)
+        width = max(self.size.width - 2, 20)
+        if s.mode != "replay":
+            return self._render_watch(s, state, state_style, width)
         first = Content.assemble(
             (s.mode.upper(), "bold $text-accent"),
             " ",
@@ -81,7 +86,6 @@ class StatusBar(Widget):
             SEPARATOR,
             (state, state_style),
         )
-        width = max(self.size.width - 2, 20)
         bar_width = max(6, min(20, width // 5))
         share = s.share if s.share is not None else (1.0 if s.finished else 0.0)
         parts: list[str | tuple[str, str]] = [
@@ -109,4 +113,49 @@ class StatusBar(Widget):
         second = Content.assemble(*parts)
         return Content("\n").join(
             [first.truncate(width, ellipsis=True), second.truncate(width, ellipsis=True)]
+        )
+
+    def _render_watch(self, s: StatusModel, state: str, state_style: str, width: int) -> RenderResult:
+        """Live, follow and the history store: what is read and how it goes, no speed or progress bar."""
+        first: list[str | tuple[str, str]] = [
+            (s.mode.upper(), "bold $text-accent"),
+            " ",
+            (s.source, "bold"),
+            SEPARATOR,
+            (clock_text(s.clock, self.tz, with_date=True), ""),
+        ]
+        if s.tool is not None:
+            first += [SEPARATOR, ("tool ", "$text-muted"), (s.tool, "bold")]
+        if s.where is not None:
+            first += [SEPARATOR, (s.where, "")]
+        first += [SEPARATOR, (state, state_style)]
+        second: list[str | tuple[str, str]] = [f"{human_count(s.packets)} packets"]
+        if not self.stable and s.running and not s.finished:
+            second += [SEPARATOR, f"{human_count(round(s.ingest_rate))} pkt/s"]
+        if s.files_done is not None:
+            second += [SEPARATOR, ("files done ", "$text-muted"), str(s.files_done)]
+        second += [
+            SEPARATOR,
+            ("malformed ", "$text-muted"),
+            (human_count(s.malformed), "$text-warning" if s.malformed else ""),
+        ]
+        if s.mode != "history":
+            style = "$text-warning" if s.drops else ""
+            if s.drop_text is not None:
+                second += [SEPARATOR, (s.drop_text, style)]
+            else:
+                drops = "-" if s.drops is None else human_count(s.drops)
+                second += [SEPARATOR, ("drops ", "$text-muted"), (drops, style)]
+        if s.connection is not None:
+            style = (
+                "$text-success"
+                if s.connection.startswith(("connected", "over SSH: capt"))
+                else "$text-warning"
+            )
+            second += [SEPARATOR, (s.connection, style)]
+        return Content("\n").join(
+            [
+                Content.assemble(*first).truncate(width, ellipsis=True),
+                Content.assemble(*second).truncate(width, ellipsis=True),
+            ]
         )
