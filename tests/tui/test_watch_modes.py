@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,8 +155,6 @@ def test_live_in_the_tui_with_the_process_engine(tools: FakeTools, monkeypatch: 
         deadline = 200
         while not models[-1].status.packets and deadline:
             deadline -= 1
-            import time
-
             time.sleep(0.05)
             models.append(self.feed.model(ModelRequest()))
 
@@ -230,7 +229,11 @@ def test_replay_from_store_through_the_command(tmp_path: Path, monkeypatch: pyte
     with HistoryStore(db, sensor="pi") as store:
         record(store, [fixture_path(IPHONE)])
     seen: list[HomescopeApp] = []
-    monkeypatch.setattr(HomescopeApp, "run", lambda self: seen.append(self))
+
+    def run(self: HomescopeApp) -> None:
+        seen.append(self)
+
+    monkeypatch.setattr(HomescopeApp, "run", run)
     assert cli.main(["replay", "--from-store", "--store", str(db), "--since", "@0"]) == 0
     model = seen[0].feed.model(ModelRequest())
     assert model.status.packets == 500 and model.status.mode == "history"
