@@ -239,3 +239,33 @@ def test_replay_from_store_through_the_command(tmp_path: Path, monkeypatch: pyte
     assert model.status.packets == 500 and model.status.mode == "history"
     assert cli.main(["replay", "--from-store", "--store", str(db), "--until", "@1"]) == 3  # nothing then
     assert cli.main(["replay", "x.pcap", "--from-store"]) == 2
+
+
+# ---- recording into the store -------------------------------------------------------------------------
+
+
+def _stored_packets(db: Path) -> int:
+    with HistoryStore(db, read_only=True) as store:
+        return store.load(None, None).snapshot.totals.packets
+
+
+async def test_follow_in_the_tui_records_into_the_store(tmp_path: Path, feeds: list[ThreadFeed]) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
+    db = tmp_path / "history.db"
+    app = _watch_app(feeds, "follow", _args("follow", str(dumps), "--store", str(db)))
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_for(pilot, lambda: app.model is not None and app.model.status.packets == 500, "500")
+    feeds[0].stop(timeout=5)
+    assert _stored_packets(db) == 500
+
+
+def test_headless_follow_records_into_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
+    db = tmp_path / "history.db"
+    assert cli.main(["follow", str(dumps), "--duration", "1", "--store", str(db)]) == 0
+    assert "500 packets read" in capsys.readouterr().out
+    assert _stored_packets(db) == 500

@@ -79,18 +79,28 @@ class WatchSpec:
         """With a store: a recorder of `session`'s analysis, fed through the session's batches."""
         if self.store is None:
             return None
-        from pathlib import Path
+        return attach_recorder(session, self.store, config=self.config, mode=self.kind)
 
-        from engine.config import load_settings
-        from engine.store import HistoryStore
-        from tui.subcommands.history import recorder_for
 
-        settings = load_settings(Path(self.config) if self.config else None)
-        store = HistoryStore(Path(self.store).expanduser() if self.store else settings.store_path)
-        recorder = recorder_for(store, session.analysis, settings, mode=self.kind)
-        statuses = session.statuses
-        session._batches = recorder.wrap(session._batches, lambda i: statuses[i].path, statuses)
-        return recorder
+def attach_recorder(session: WatchSession, store: str, *, config: str | None, mode: str) -> Recorder:
+    """Record `session` (not started yet) into the history store at `store` ("": the configured one):
+    its batches go through the recorder. Close the recorder, then its store, once the session stopped."""
+    from pathlib import Path
+
+    from engine.config import load_settings
+    from engine.store import HistoryStore
+    from tui.subcommands.history import recorder_for
+
+    settings = load_settings(Path(config) if config else None)
+    history = HistoryStore(Path(store).expanduser() if store else settings.store_path)
+    try:
+        recorder = recorder_for(history, session.analysis, settings, mode=mode)
+    except BaseException:
+        history.close()
+        raise
+    statuses = session.statuses
+    session._batches = recorder.wrap(session._batches, lambda i: statuses[i].path, statuses)
+    return recorder
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,6 +166,15 @@ def run_session(
             output.text(f"  note: {text}")
             output.event("note", message=text)
 
+    recorder = None
+    if getattr(args, "store", None) is not None:  # --store: record what is analysed into the store
+        from tui.model.sources import attach_recorder
+
+        try:
+            recorder = attach_recorder(session, args.store, config=args.config, mode=str(session.mode))
+        except BaseException:
+            session.analysis.close()
+            raise
     with _StopRequest() as stop:
         session.start()
         while True:
@@ -214,6 +223,11 @@ def run_session(
                     **(status_fields() if status_fields is not None else {}),
                 )
         session.stop(timeout=10)
+    if recorder is not None:
+        try:
+            recorder.close()
+        finally:
+            recorder.store.close()
     print_notes()
     progress = session.progress()
     try:
