@@ -117,7 +117,7 @@ class WatchStatus:
 def watch_status(session: WatchSession) -> WatchStatus:
     from engine.capture.follow import DumpFollower, FollowState
     from engine.capture.live import LiveCapture
-    from engine.capture.remote_follow import ConnectionState, RemoteDumpFollower
+    from engine.capture.remote_follow import SHOW_RESUMED, ConnectionState, RemoteDumpFollower
     from engine.capture.remote_live import RemoteLiveCapture
 
     source = session.source
@@ -139,7 +139,8 @@ def watch_status(session: WatchSession) -> WatchStatus:
         if isinstance(source, RemoteDumpFollower):
             c = source.status().connection
             connection = c.describe()
-            if c.state == ConnectionState.CONNECTED and c.resumed_at is not None:
+            recent = c.resumed_ago is not None and c.resumed_ago < SHOW_RESUMED
+            if c.state == ConnectionState.CONNECTED and c.resumed_at is not None and recent:
                 connection += f"; resumed at {c.resumed_at.file} byte {c.resumed_at.offset:,}"
         return WatchStatus(where=where, files_done=st.files_read, connection=connection)
     return WatchStatus()
