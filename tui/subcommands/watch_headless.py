@@ -49,11 +49,16 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="configuration file (default: $HOMESCOPE_CONFIG or ~/.config/homescope/config.toml)",
     )
-    from tui.subcommands.history import add_store_options
     from tui.subcommands.watch_tui import add_tui_options
 
     add_tui_options(parser)
-    add_store_options(parser, records_by_default=False)
+    parser.add_argument_group("history store").add_argument(
+        "--store",
+        metavar="PATH",
+        nargs="?",
+        const="",
+        help="record what is analysed into the history store (at PATH, default: from the configuration)",
+    )
 
 
 def _positive_float(text: str) -> float:
