@@ -90,3 +90,15 @@ async def test_live_over_ssh_shows_the_capture(
         status = _status(app)
         assert status.startswith(f"LIVE {ALIAS}:wlan0") and "tool dumpcap" in status
         assert "over SSH: capturing" in status
+
+
+def test_a_missing_remote_folder_is_reported_before_the_tui_starts(
+    server: SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.subcommands import watch_tui
+
+    monkeypatch.setattr(watch_tui, "interactive", lambda: True)
+    monkeypatch.setattr(HomescopeApp, "run", lambda self: pytest.fail("the TUI should not start"))
+    argv = ["follow", f"{ALIAS}:{tmp_path}/nope", "--ssh-config", str(server.client_config)]
+    assert cli.main(argv) == 3
+    assert "No such folder" in capsys.readouterr().err

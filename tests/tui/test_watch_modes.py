@@ -194,6 +194,24 @@ def test_follow_without_a_terminal_stays_headless(
     assert out.startswith("homescope follow: reading") and "500 packets read" in out
 
 
+@pytest.mark.parametrize(
+    ("argv", "terminal", "tui"),
+    [
+        ([], True, True),
+        ([], False, False),
+        (["--headless"], True, False),
+        (["--json"], True, False),
+        (["--duration", "5"], True, False),
+    ],
+)
+def test_the_tui_opens_only_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], terminal: bool, tui: bool
+) -> None:
+    monkeypatch.setattr(watch_tui, "interactive", lambda: terminal)
+    assert watch_tui.wants_tui(_args("follow", "/somewhere", *argv)) is tui
+    assert watch_tui.wants_tui(_args("live", "-i", "lo", *argv)) is tui
+
+
 def test_live_without_a_terminal_stays_headless(
     tools: FakeTools, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

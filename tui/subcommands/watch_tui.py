@@ -24,7 +24,7 @@ def add_tui_options(parser: argparse.ArgumentParser) -> None:
         "--headless",
         action="store_true",
         help="print a rolling summary and a report instead of opening the TUI (the default when stdin or "
-        "stdout is not a terminal, or with --json)",
+        "stdout is not a terminal, and with --json or --duration)",
     )
     parser.add_argument(
         "--engine",
@@ -44,6 +44,8 @@ def interactive() -> bool:
 
 def wants_tui(args: argparse.Namespace) -> bool:
     if getattr(args, "headless", False) or getattr(args, "json", False):
+        return False
+    if getattr(args, "duration", None) is not None:  # a timed run ends with the report
         return False
     if getattr(args, "print_command", False):
         return False
@@ -70,14 +72,11 @@ def _run_app(feed: EngineFeed, settings: Settings) -> int:
 
 def _precheck(kind: WatchKind, args: argparse.Namespace) -> None:
     """Open the source once in this process, so that a missing tool, interface or folder is reported
-    before the TUI starts (the engine process opens it again). Remote sources are checked by the engine:
-    connecting twice would cost more than it saves."""
+    before the TUI starts (the engine process opens it again); a remote folder is connected to once, to
+    report a wrong host, key or path at once."""
     from engine.analysis import Analysis
-    from engine.capture.ssh_target import is_remote_spec
     from tui.model.sources import WatchSpec
 
-    if (kind == "live" and args.ssh) or (kind == "follow" and is_remote_spec(args.directory)):
-        return
     analysis = Analysis(depth="traffic")
     try:
         session = WatchSpec.from_args(kind, args).open(analysis)
