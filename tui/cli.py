@@ -112,6 +112,7 @@ def _add_replay_options(parser: argparse.ArgumentParser) -> None:
 def _add_replay_store_options(parser: argparse.ArgumentParser) -> None:
     from tui.subcommands import history
 
+    parser.epilog = history.EPILOG
     group = parser.add_argument_group("history store")
     group.add_argument(
         "--from-store",

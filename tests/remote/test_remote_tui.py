@@ -89,7 +89,7 @@ async def test_live_over_ssh_shows_the_capture(
         await wait_for(pilot, lambda: "40 packets" in _status(app), "40 packets")
         status = _status(app)
         assert status.startswith(f"LIVE {ALIAS}:wlan0") and "tool dumpcap" in status
-        assert "over SSH: capturing" in status
+        assert "connected over SSH" in status
 
 
 def test_a_missing_remote_folder_is_reported_before_the_tui_starts(

@@ -145,7 +145,9 @@ async def test_live_with_a_capture_tool(tools: FakeTools, feeds: list[ThreadFeed
     assert not pid_alive(ran[0])
 
 
-def test_live_in_the_tui_with_the_process_engine(tools: FakeTools, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_in_the_tui_with_the_process_engine(
+    tools: FakeTools, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     tools.configure(stream=fixture_path("ndpi_sonos.pcapng").read_bytes())
     models = []
 
@@ -160,11 +162,13 @@ def test_live_in_the_tui_with_the_process_engine(tools: FakeTools, monkeypatch: 
 
     monkeypatch.setattr(watch_tui, "interactive", lambda: True)
     monkeypatch.setattr(HomescopeApp, "run", run)
-    assert cli.main(["live", "-i", "lo"]) == 0
+    db = tmp_path / "history.db"
+    assert cli.main(["live", "-i", "lo", "--store", str(db)]) == 0
     assert models[-1].status.mode == "live" and models[-1].status.packets > 0
     assert models[-1].status.tool == "dumpcap"
     ran = tools.ran()
     assert ran is not None and not pid_alive(ran[0])
+    assert _stored_packets(db) >= models[-1].status.packets  # recorded by the engine process
 
 
 def test_live_in_the_tui_reports_a_missing_interface_before_starting(

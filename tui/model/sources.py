@@ -124,7 +124,10 @@ def watch_status(session: WatchSession) -> WatchStatus:
     if isinstance(source, LiveCapture):
         connection = None
         if isinstance(source, RemoteLiveCapture):
-            connection = "over SSH: " + ("capturing" if source.running else "connecting or stopped")
+            if not source.running:
+                connection = "disconnected" if source.status.packets else "not connected"
+            else:
+                connection = "connected over SSH" if source.status.packets else "connecting over SSH"
         return WatchStatus(tool=source.tool, drops=source.drop_counts().short(), connection=connection)
     if isinstance(source, (DumpFollower, RemoteDumpFollower)):
         st = source.status()

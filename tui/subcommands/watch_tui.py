@@ -70,13 +70,17 @@ def _run_app(feed: EngineFeed, settings: Settings) -> int:
     return int(app.return_code or 0)
 
 
-def _precheck(kind: WatchKind, args: argparse.Namespace) -> None:
+def _precheck(kind: WatchKind, args: argparse.Namespace, store: str | None) -> None:
     """Open the source once in this process, so that a missing tool, interface or folder is reported
     before the TUI starts (the engine process opens it again); a remote folder is connected to once, to
     report a wrong host, key or path at once."""
     from engine.analysis import Analysis
     from tui.model.sources import WatchSpec
 
+    if store is not None:  # a store another homescope is writing to is reported here
+        from engine.store import HistoryStore
+
+        HistoryStore(Path(store)).close()
     analysis = Analysis(depth="traffic")
     try:
         session = WatchSpec.from_args(kind, args).open(analysis)
@@ -112,7 +116,7 @@ def run_watch(kind: WatchKind, args: argparse.Namespace) -> int:
         from tui.model.process_feed import ProcessFeed
 
         config.labels()  # a bad labels file is reported here, not from inside the engine process
-        _precheck(kind, args)
+        _precheck(kind, args, store)
         feed = ProcessFeed(config)
     else:
         feed = ThreadFeed(config)

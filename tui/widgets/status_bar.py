@@ -147,11 +147,7 @@ class StatusBar(Widget):
                 drops = "-" if s.drops is None else human_count(s.drops)
                 second += [SEPARATOR, ("drops ", "$text-muted"), (drops, style)]
         if s.connection is not None:
-            style = (
-                "$text-success"
-                if s.connection.startswith(("connected", "over SSH: capt"))
-                else "$text-warning"
-            )
+            style = "$text-success" if s.connection.startswith("connected") else "$text-warning"
             second += [SEPARATOR, (s.connection, style)]
         return Content("\n").join(
             [
