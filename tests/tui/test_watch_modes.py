@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from engine.session import SessionMode
 from engine.store import HistoryStore
-from tests.conftest import fixture_path
+from tests.conftest import REPO, fixture_path
 from tests.live.fake_tools import FakeTools, install_fake_tools, pid_alive
 from tests.store.helpers import record
 from tests.tui.conftest import column, wait_for
@@ -223,6 +224,76 @@ def test_live_without_a_terminal_stays_headless(
     monkeypatch.setattr(HomescopeApp, "run", lambda self: pytest.fail("the TUI should not start"))
     assert cli.main(["live", "-i", "lo", "--duration", "1"]) == 0
     assert capsys.readouterr().out.startswith("homescope live: capturing on lo with dumpcap")
+
+
+def _on_a_terminal(argv: list[str], env: dict[str, str], wait: float = 6.0) -> tuple[int | None, str]:
+    """Run `homescope ARGV` on a pseudo-terminal (140x40), press q after `wait` seconds; the exit code
+    (None if it did not end) and everything it drew."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: homescope on the terminal
+        os.execvpe(sys.executable, [sys.executable, "-m", "tui.cli", *argv], env)
+    out = bytearray()
+    code: int | None = None
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+
+        def pump(seconds: float) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        out.extend(os.read(fd, 65536))
+                    except OSError:
+                        return
+
+        pump(wait)
+        os.write(fd, b"q")
+        deadline = time.monotonic() + 15
+        while code is None and time.monotonic() < deadline:
+            pump(0.2)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                code = os.waitstatus_to_exitcode(status)
+    finally:
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    return code, out.decode("utf-8", "replace")
+
+
+def _terminal_env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    return env
+
+
+@pytest.mark.slow
+def test_follow_on_a_terminal_opens_the_tui(tmp_path: Path) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
+    code, screen = _on_a_terminal(["follow", str(dumps)], _terminal_env())
+    assert code == 0, screen[-2000:]
+    assert "FOLLOW" in screen and "hs_00001_20240304100000.pcap" in screen and "Lucas-iPhone" in screen
+    assert "Traceback" not in screen and "homescope follow: reading" not in screen
+
+
+@pytest.mark.slow
+def test_live_on_a_terminal_opens_the_tui_and_stops_the_tool(tools: FakeTools, tmp_path: Path) -> None:
+    tools.configure(stream=fixture_path("ndpi_sonos.pcapng").read_bytes())
+    code, screen = _on_a_terminal(["live", "-i", "lo"], _terminal_env())
+    assert code == 0, screen[-2000:]
+    assert "LIVE" in screen and "dumpcap" in screen and "Traceback" not in screen
+    ran = tools.ran()
+    assert ran is not None and not pid_alive(ran[0])
 
 
 # ---- the history store -------------------------------------------------------------------------------
