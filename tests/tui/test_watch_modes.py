@@ -18,6 +18,7 @@ from engine.session import SessionMode
 from engine.store import HistoryStore
 from tests.conftest import REPO, fixture_path
 from tests.live.fake_tools import FakeTools, install_fake_tools, pid_alive
+from tests.live.writers import pcap_file, pcap_packet
 from tests.store.helpers import record
 from tests.tui.conftest import column, wait_for
 from tui import cli
@@ -136,7 +137,7 @@ async def test_live_with_a_capture_tool(tools: FakeTools, feeds: list[ThreadFeed
     app = _watch_app(feeds, "live", _args("live", "-i", "lo"))
     async with app.run_test(size=(160, 44)) as pilot:
         await wait_for(pilot, lambda: app.model is not None and app.model.devices.rows != (), "devices")
-        await wait_for(pilot, lambda: "dropped (dumpcap)" in _status(app) or "rx_dropped" in _status(app), "")
+        await wait_for(pilot, lambda: "drops interface +0" in _status(app), "the interface's drops")
         status = _status(app)
         assert status.startswith("LIVE lo") and "tool dumpcap" in status
         assert "speed" not in status
@@ -144,6 +145,14 @@ async def test_live_with_a_capture_tool(tools: FakeTools, feeds: list[ThreadFeed
         assert ran is not None
     feeds[0].stop(timeout=5)
     assert not pid_alive(ran[0])
+
+
+async def test_live_shows_the_kernel_drops(tools: FakeTools, feeds: list[ThreadFeed]) -> None:
+    tools.configure(stream=pcap_file(range(30)), header=24, record=len(pcap_packet(0)), kernel_drops=7)
+    app = _watch_app(feeds, "live", _args("live", "-i", "lo", "--tool", "tcpdump"))
+    async with app.run_test(size=(160, 44)) as pilot:
+        await wait_for(pilot, lambda: "drops kernel 7" in _status(app), "the kernel's drops", timeout=30)
+        assert "tool tcpdump" in _status(app)
 
 
 def test_live_in_the_tui_with_the_process_engine(

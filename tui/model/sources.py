@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from engine.analysis import Analysis
+    from engine.capture.live import LiveDrops
     from engine.capture.watch_session import WatchSession
     from engine.store import Recorder
 
@@ -114,6 +115,18 @@ class WatchStatus:
     connection: str | None = None  # remote: connected, disconnected (retrying), resumed at...
 
 
+def live_drops(d: LiveDrops) -> str:
+    """The drops of a live capture in a few words: the kernel's (or the tool's total) and the interface's."""
+    parts = []
+    if d.kernel is not None:
+        parts.append(f"kernel {d.kernel:,}")
+    elif d.dropped is not None:
+        parts.append(f"{d.tool} {d.dropped:,}")
+    if d.interface_rx_dropped is not None:
+        parts.append(f"interface +{d.interface_rx_dropped:,}")
+    return "drops " + (", ".join(parts) if parts else "not known yet")
+
+
 def watch_status(session: WatchSession) -> WatchStatus:
     from engine.capture.follow import DumpFollower, FollowState
     from engine.capture.live import LiveCapture
@@ -128,7 +141,7 @@ def watch_status(session: WatchSession) -> WatchStatus:
                 connection = "disconnected" if source.status.packets else "not connected"
             else:
                 connection = "connected over SSH" if source.status.packets else "connecting over SSH"
-        return WatchStatus(tool=source.tool, drops=source.drop_counts().short(), connection=connection)
+        return WatchStatus(tool=source.tool, drops=live_drops(source.drop_counts()), connection=connection)
     if isinstance(source, (DumpFollower, RemoteDumpFollower)):
         st = source.status()
         name = os.path.basename(st.file) if st.file else None
