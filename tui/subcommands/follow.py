@@ -1,9 +1,9 @@
 """`homescope follow DIR`: read a folder of rotating dumps and follow it as the capture writes it.
 
 Needs no capture rights, only read access to the folder (on the Pi: the homescope group). `run(args)`
-is the headless mode (a rolling summary, then a report on Ctrl-C, SIGTERM or --duration); the TUI
-builds the same session with `open_session(args)`. Exit codes: 0 after a clean stop, 3 when the folder
-cannot be read.
+opens the TUI on a terminal (`run_tui`), else runs headless (a rolling summary, then a report on Ctrl-C,
+SIGTERM or --duration); the TUI's engine builds the same session with `open_session(args)`. Exit codes:
+0 after a clean stop, 3 when the folder cannot be read.
 
 `homescope follow USER@HOST:/path` (or `ssh://USER@HOST:PORT/path`) follows a folder on another machine
 (the Pi) over one SSH connection, reconnecting and resuming where it was when the connection drops.
@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
         NAME,
         help="read a folder of rotating dumps (dumpcap ring, tcpdump -G/-C) and follow it as it grows",
         description="Read the capture files already in DIR in time order, then follow the newest as the "
-        "capture tool writes it and move on when it rotates. No capture rights needed. Prints a summary "
+        "capture tool writes it and move on when it rotates. No capture rights needed. Opens the TUI on a "
+        "terminal; with --headless (or --json, --duration, or output not to a terminal) prints a summary "
         "every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration). DIR may be on "
         "another machine: USER@HOST:/path or ssh://USER@HOST:PORT/path reads it over SSH, reconnecting "
         "and resuming where it was when the connection drops.",

@@ -3,8 +3,9 @@
 With `--ssh USER@HOST` the capture runs on that machine (the Pi) and streams back over the user's own
 ssh; `--print-command` prints the ssh command line and exits.
 
-`run(args)` is the headless mode (a rolling summary, then a report on Ctrl-C, SIGTERM or --duration);
-the TUI builds the same session with `open_session(args)`. Exit codes: 0 after a clean stop, 5 when
+`run(args)` opens the TUI on a terminal (`run_tui`), else runs headless (a rolling summary, then a
+report on Ctrl-C, SIGTERM or --duration); the TUI's engine builds the same session with
+`open_session(args)`. Exit codes: 0 after a clean stop, 5 when
 the capture could not start or the capture tool stopped by itself (permission, interface, tool,
 filter: each with a message saying what to do).
 """
@@ -35,7 +36,8 @@ def register(subparsers: Any) -> None:
         help="capture on a network interface (through dumpcap or tcpdump) and analyse live",
         description="Capture on a network interface through dumpcap (preferred) or tcpdump, which need "
         "capture rights (the wireshark group, or capabilities); homescope itself runs unprivileged. "
-        "Prints a summary every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration). "
+        "Opens the TUI on a terminal; with --headless (or --json, --duration, or output not to a terminal) "
+        "prints a summary every few seconds and a report when stopped (Ctrl-C, SIGTERM or --duration). "
         "With --ssh USER@HOST, captures on that machine (the Pi) and streams the packets back over SSH.",
     )
     add_arguments(parser)
