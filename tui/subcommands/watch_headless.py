@@ -138,8 +138,10 @@ def run_session(
     final_fields: Callable[[], dict[str, Any]] | None = None,
     final_lines: Callable[[], list[str]] | None = None,
     drop_summary: Callable[[], str] | None = None,
+    on_stopped: Callable[[], None] | None = None,
 ) -> int:
     """Run `session` until a signal, `--duration`, or the source ends; print as it goes and at the end.
+    `on_stopped` runs once the session stopped, before the final snapshot (a recording's last flush).
     Returns the exit code."""
     from engine.errors import ExitCode
     from engine.report import build_report, render_text
@@ -212,6 +214,8 @@ def run_session(
     print_notes()
     progress = session.progress()
     try:
+        if on_stopped is not None:
+            on_stopped()
         snapshot = session.snapshot()
     finally:
         session.analysis.close()
