@@ -121,3 +121,22 @@ class InvestigationModel:
     countries: TableModel | None = None  # when the countries screen is open
     device_hours: tuple[int, ...] = ()  # bytes by hour of day of the opened device (24 values)
     device_resolvers: tuple[str, ...] = ()  # the resolvers the opened device asked
+
+
+def device_extra_facts(model: InvestigationModel | None, device_key: str) -> tuple[tuple[str, str], ...]:
+    """Lines the device screen adds to its facts: activity by hour of day, resolvers, findings."""
+    if model is None:
+        return ()
+    from tui.model.formatting import sparkline_text
+
+    facts = []
+    if any(model.device_hours):
+        busiest = max(range(24), key=lambda h: model.device_hours[h])
+        facts.append(("Hours", f"0h {sparkline_text(model.device_hours)} 23h · busiest {busiest:02d}:00"))
+    if model.device_resolvers:
+        facts.append(("Resolvers", ", ".join(model.device_resolvers[:3])))
+    mine = model.findings.of_device(device_key)
+    if mine:
+        shown = ", ".join(f"{r.title} ({r.severity})" for r in mine[:3])
+        facts.append(("Findings", shown + (f" +{len(mine) - 3}" if len(mine) > 3 else "") + " · F lists all"))
+    return tuple(facts)
