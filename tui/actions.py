@@ -109,7 +109,7 @@ ACTIONS: tuple[UserAction, ...] = (
         id="device-next-pane", keys="tab", action="next_pane", description="Pane", key_display="tab",
         help="Move to the next table", scope="device",
     ),
-    # the investigation: findings, remotes, flows and packets, countries, labels, export
+    # the investigation: findings, remotes, flows and packets, countries, labels
     UserAction(
         id="findings", keys="F", action="findings", description="Findings", show=False,
         help="Show the findings (beaconing, night traffic, DNS bypass, plaintext, ...), most severe first",
@@ -122,10 +122,6 @@ ACTIONS: tuple[UserAction, ...] = (
     UserAction(
         id="countries", keys="c", action="countries", description="Countries", show=False,
         help="Rank the countries of all remotes by bytes, with their remotes and devices", scope="app",
-    ),
-    UserAction(
-        id="export", keys="e", action="export", description="Export", show=False,
-        help="Export the whole analysis to CSV, JSON or Parquet files", scope="app",
     ),
     UserAction(
         id="open-remote", keys="enter", action="open_remote", description="Open", key_display="enter",

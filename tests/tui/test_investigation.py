@@ -59,7 +59,7 @@ def test_the_model_carries_findings_and_pickles() -> None:
     assert severities == sorted(severities, reverse=True)
     remote = copy.investigation.remote
     assert remote.title == "dns.google" and ("Names", "dns.google (tls-sni)") in remote.facts
-    assert any("GOOGLE" in value for what, value in remote.facts if what == "Organisation")
+    assert any("GOOGLE" in value for what, value in remote.facts if what == "Owner")
     assert [r.cells[0] for r in remote.devices.rows] == ["private MAC 86:9b:90"]
     assert copy.investigation.countries.rows[0].key == "United States (US)"
     flows = copy.investigation.flows
@@ -135,7 +135,7 @@ async def test_remote_screen_from_the_remotes_pane_and_a_fake_whois(make_app: Ma
         assert isinstance(screen, RemoteScreen) and screen.address == top
         facts = screen.query_one(DeviceFacts)
         await wait_for(pilot, lambda: bool(facts.facts), "the remote's facts")
-        assert [what for what, _ in facts.facts][:3] == ["Names", "Organisation", "Traffic"]
+        assert [what for what, _ in facts.facts][:3] == ["Names", "Owner", "Traffic"]
         flows = screen.query_one("#remote-flows", KeyedTable)
         assert len(column(flows, "remote")) > 0
         assert asked == []  # nothing is sent until asked

@@ -276,11 +276,11 @@ def remote_detail(
         result = geo.lookup(address)
         info = result.info if result.status == "ok" else None
         if info is None:
-            facts.append(("Organisation", result.message or "not in the offline database"))
+            facts.append(("Owner", result.message or "not in the offline database"))
     if info is not None:
         org = info.organisation or DASH
         country = f"{info.country_name} ({info.country_code})" if info.country_name else DASH
-        facts.append(("Organisation", f"{org} · {info.network or DASH} · {country}"))
+        facts.append(("Owner", f"{org} · {info.network or DASH} · {country}"))
     if view is not None:
         facts.append(
             (
