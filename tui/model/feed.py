@@ -22,6 +22,7 @@ from engine.session import CaptureSession, Progress, SessionMode
 from tui.model.build import BuildContext, build_model, snapshot_options
 from tui.model.dashboard import DashboardModel, ModelRequest
 from tui.model.geo import GeoLookup
+from tui.model.investigation_build import InvestigationState
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,11 @@ class EngineConfig:
         return Labels.load(Path(self.labels_file)) if self.labels_file else None
 
     def context(self, geo: GeoLookup | None = None) -> BuildContext:
-        return BuildContext(paths=self.paths, tz=self.tzinfo(), labels=self.labels(), geo=geo)
+        labels = self.labels()
+        investigation = InvestigationState(self.labels_file, labels, self.timezone)
+        return BuildContext(
+            paths=self.paths, tz=self.tzinfo(), labels=labels, geo=geo, investigation=investigation
+        )
 
     def session(self) -> CaptureSession:
         home = HomeNetwork(self.home_prefixes, cgnat_is_local=self.cgnat_is_local)
