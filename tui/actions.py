@@ -2,7 +2,8 @@
 all generated from it, so they cannot drift apart.
 
 `scope` says where an action lives: "app" (works everywhere), "dashboard" (the main screen), "device"
-(the device screen), or "devices" (the device table, when it has focus).
+(the device screen), or "devices" (the device table, when it has focus); "remotes" (the top-remotes pane) and
+the investigation screens: "findings", "finding", "remote", "flows", "packets" and "countries".
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from typing import Literal
 
 from textual.binding import Binding, BindingType
 
-Scope = Literal["app", "dashboard", "device", "devices"]
+Scope = Literal[
+    "app",
+    "dashboard",
+    "device",
+    "devices",
+    "remotes",
+    "findings",
+    "finding",
+    "remote",
+    "flows",
+    "packets",
+    "countries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,103 @@ ACTIONS: tuple[UserAction, ...] = (
     UserAction(
         id="device-next-pane", keys="tab", action="next_pane", description="Pane", key_display="tab",
         help="Move to the next table", scope="device",
+    ),
+    # the investigation: findings, remotes, flows and packets, countries, labels
+    UserAction(
+        id="findings", keys="F", action="findings", description="Findings", show=False,
+        help="Show the findings (beaconing, night traffic, DNS bypass, plaintext, ...), most severe first",
+        scope="app",
+    ),
+    UserAction(
+        id="flows", keys="o", action="flows", description="Flows", show=False,
+        help="List the flows, filter them and look at their packets", scope="app",
+    ),
+    UserAction(
+        id="countries", keys="c", action="countries", description="Countries", show=False,
+        help="Rank the countries of all remotes by bytes, with their remotes and devices", scope="app",
+    ),
+    UserAction(
+        id="open-remote", keys="enter", action="open_remote", description="Open", key_display="enter",
+        help="Open the selected remote: its names, organisation, devices, timeline and flows",
+        scope="remotes", show=False,
+    ),
+    UserAction(
+        id="label-device", keys="l", action="label_device", description="Label", show=False,
+        help="Give the selected device a name of your own (written to the labels file)", scope="devices",
+    ),
+    UserAction(
+        id="device-label", keys="l", action="label_device", description="Label", show=False,
+        help="Give this device a name of your own (written to the labels file)", scope="device",
+    ),
+    UserAction(
+        id="device-open-remote", keys="r", action="open_remote", description="Remote", show=False,
+        help="Open the remote selected in the remotes table", scope="device",
+    ),
+    UserAction(
+        id="findings-open", keys="enter", action="open_finding", description="Evidence", key_display="enter",
+        help="Show the evidence of the selected finding: flows, DNS names, time bins", scope="findings",
+    ),
+    UserAction(
+        id="findings-back", keys="escape", action="back", description="Back",
+        help="Back to the previous screen", scope="findings",
+    ),
+    UserAction(
+        id="finding-device", keys="d", action="open_device", description="Device",
+        help="Open the device of this finding", scope="finding",
+    ),
+    UserAction(
+        id="finding-remote", keys="r", action="open_remote", description="Remote",
+        help="Open the remote of this finding (or of the selected flow)", scope="finding",
+    ),
+    UserAction(
+        id="finding-packets", keys="enter", action="packets", description="Packets", key_display="enter",
+        help="Show the packets of the selected evidence flow (reads the capture file with tshark)",
+        scope="finding",
+    ),
+    UserAction(
+        id="finding-back", keys="escape", action="back", description="Back",
+        help="Back to the findings", scope="finding",
+    ),
+    UserAction(
+        id="remote-whois", keys="w", action="whois", description="Whois (sends address)",
+        help="Whois/RDAP + reverse DNS (sends this address to the internet; answers are cached)",
+        scope="remote",
+    ),
+    UserAction(
+        id="remote-packets", keys="enter", action="open_row", description="Open", key_display="enter",
+        help="Open the selected device, or the packets of the selected flow", scope="remote",
+    ),
+    UserAction(
+        id="remote-next-pane", keys="tab", action="next_pane", description="Pane", key_display="tab",
+        help="Move between the devices and the flows of this remote", scope="remote",
+    ),
+    UserAction(
+        id="remote-back", keys="escape", action="back", description="Back",
+        help="Back to the previous screen", scope="remote",
+    ),
+    UserAction(
+        id="flows-filter", keys="slash", action="filter", description="Filter", key_display="/",
+        help="Filter the flows by device, remote, name, address or protocol", scope="flows",
+    ),
+    UserAction(
+        id="flows-packets", keys="enter", action="packets", description="Packets", key_display="enter",
+        help="Show the packets of the selected flow (reads the capture file with tshark)", scope="flows",
+    ),
+    UserAction(
+        id="flows-remote", keys="r", action="open_remote", description="Remote",
+        help="Open the remote of the selected flow", scope="flows",
+    ),
+    UserAction(
+        id="flows-back", keys="escape", action="back", description="Back",
+        help="Clear the filter, or go back to the previous screen", scope="flows",
+    ),
+    UserAction(
+        id="packets-back", keys="escape", action="back", description="Back",
+        help="Back to the flows", scope="packets",
+    ),
+    UserAction(
+        id="countries-back", keys="escape", action="back", description="Back",
+        help="Back to the previous screen", scope="countries",
     ),
 )
 # fmt: on

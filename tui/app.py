@@ -14,6 +14,7 @@ from engine.errors import HomescopeError
 from engine.session import SPEEDS
 from tui.actions import bindings_for
 from tui.commands import ActionCommands
+from tui.investigation_actions import InvestigationActions
 from tui.model.feed import EngineFeed
 from tui.model_pump import ModelPump
 from tui.screens.dashboard import DashboardScreen
@@ -22,12 +23,13 @@ from tui.screens.help import HelpScreen
 from tui.widgets.status_bar import StatusBar, speed_text
 
 
-class HomescopeApp(ModelPump):
+class HomescopeApp(InvestigationActions, ModelPump):
     TITLE = "homescope"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
         "styles/app.tcss",
         "styles/dashboard.tcss",
         "styles/device.tcss",
+        "styles/investigation.tcss",
     ]
     BINDINGS = bindings_for("app")
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ActionCommands}

@@ -28,6 +28,12 @@ class ActionCommands(Provider):
             return screen if isinstance(screen, DashboardScreen) else None
         if action.scope == "device":
             return screen if isinstance(screen, DeviceScreen) else None
+        if action.scope == "remotes":
+            from tui.widgets.remotes_table import RemotesTable
+
+            return screen.query(RemotesTable).first() if isinstance(screen, DashboardScreen) else None
+        if action.scope != "devices":  # the investigation screens say which scope they are
+            return screen if getattr(screen, "SCOPE", None) == action.scope else None
         return screen.query(DeviceTable).first() if isinstance(screen, DashboardScreen) else None
 
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:

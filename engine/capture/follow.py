@@ -221,6 +221,7 @@ class DumpFollower:
         self._older: set[tuple[str, int]] = set()  # files skipped for being older (said once)
         self._first_packets: dict[str, tuple[int, int, float]] = {}  # name -> (inode, size, first ts)
         self._names: dict[int, str] = {}  # source index -> file name, for resume points of batches
+        self._opened: dict[int, SourceStatus] = {}  # source index -> its status, for a history store
         self._next_index = 0
         self._events: deque[tuple[int, str]] = deque(maxlen=100)
         self._event_count = 0
@@ -272,6 +273,15 @@ class DumpFollower:
         """Where reading can go on after `batch` (one this follower handed out recently)."""
         name = self._names.get(batch.source_index)
         return ResumePoint(name, batch.end_offset) if name is not None else None
+
+    def path_of(self, index: int) -> str:
+        """The path of the file a batch's `source_index` came from (for a recent batch)."""
+        name = self._names.get(index)
+        return self.folder.path_of(name) if name is not None else self.directory
+
+    def status_of(self, index: int) -> SourceStatus | None:
+        """The account of the file a batch's `source_index` came from (for a recent batch)."""
+        return self._opened.get(index)
 
     def note(self, text: str) -> None:
         """Add an event worth telling (a source that wraps this follower tells of its connection)."""
@@ -387,6 +397,10 @@ class DumpFollower:
             and self.statuses[-1] is not self._summary
         )
         status = self.statuses[-1] if resumed else SourceStatus(path=entry.path)
+        if limit is not None and not resumed:
+            status.start_offset = limit  # its counts start there (a history store goes on from its own)
+        self._opened[index] = status
+        self._opened.pop(index - 1024, None)
         first_ts = status.first_ts if resumed else None
         status.finished = False
         try:

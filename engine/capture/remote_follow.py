@@ -194,6 +194,12 @@ class RemoteDumpFollower:
     def events_since(self, count: int) -> list[tuple[int, str]]:
         return self.follower.events_since(count)
 
+    def path_of(self, index: int) -> str:
+        return self.follower.path_of(index)
+
+    def status_of(self, index: int) -> SourceStatus | None:
+        return self.follower.status_of(index)
+
     def drops(self) -> int | None:
         return self.follower.drops()
 

@@ -22,7 +22,7 @@ from engine.capture.remote_live import RemoteLiveCapture
 from engine.capture.source import CaptureSet
 from engine.capture.ssh_target import SshSettings, SshTarget
 from engine.errors import HomescopeError
-from engine.session import CaptureSession, Progress, SessionMode
+from engine.session import BatchSource, CaptureSession, Progress, SessionMode
 
 
 class WatchSource(Protocol):
@@ -66,6 +66,24 @@ class WatchSession(CaptureSession):
     def progress(self) -> Progress:
         self.drops = self.source.drops()
         return super().progress()
+
+    def wrap_batches(self, wrap: Callable[[BatchSource], BatchSource]) -> None:
+        """Hand the source's batches through `wrap` (a history store's recorder); call before `start()`."""
+        self._batches = wrap(self._batches)
+
+    def path_of(self, index: int) -> str:
+        """The file (or stream label) a batch's `source_index` came from."""
+        path_of = getattr(self.source, "path_of", None)
+        return path_of(index) if path_of is not None else self.capture.paths[0]
+
+    def status_of(self, index: int) -> SourceStatus | None:
+        """The account of the file a batch's `source_index` came from."""
+        status_of = getattr(self.source, "status_of", None)
+        if status_of is not None:
+            found: SourceStatus | None = status_of(index)
+            return found
+        statuses = self.source.statuses
+        return statuses[index] if 0 <= index < len(statuses) else None
 
 
 def live_session(

@@ -122,14 +122,17 @@ class Recorder:
         self,
         source: BatchSource,
         paths: Sequence[str] | Callable[[int], str],
-        statuses: Sequence[SourceStatus] | None = None,
+        statuses: Sequence[SourceStatus] | Callable[[int], SourceStatus | None] | None = None,
     ) -> Callable[[], Generator[RecordBatch, None, None]]:
         """The batches of `source`, recorded: a batch counts as analysed when the next one is asked for.
-        `paths` names the file of each `RecordBatch.source_index`; `statuses` (optional) their accounts.
+        `paths` names the file of each `RecordBatch.source_index`; `statuses` (optional) their accounts,
+        as a list or, for a source that opens files as it goes (a followed folder), a function.
 
         A batch whose packets run into a new hour of capture time is handed out in parts, one per hour, so
         each hour gets exactly its own counts; only the last part carries the batch's `end_offset`."""
         path_of = paths if callable(paths) else paths.__getitem__
+        status_of = statuses if callable(statuses) else None
+        listed = statuses if not callable(statuses) else None
 
         def batches() -> Generator[RecordBatch, None, None]:
             it = source()
@@ -145,10 +148,17 @@ class Recorder:
                             # last flush is left out (resuming reads it again)
                             self._consistent = False
                             raise
+                    status = (
+                        status_of(batch.source_index)
+                        if status_of is not None
+                        else listed[batch.source_index]
+                        if listed is not None
+                        else None
+                    )
                     with self._timed():
-                        self._after(batch, path_of(batch.source_index), statuses)
+                        self._after(batch, path_of(batch.source_index), status)
                 self._ended = True
-                for index, status in enumerate(statuses or ()):  # files that gave not a single batch
+                for index, status in enumerate(listed or ()):  # files that gave not a single batch
                     path = path_of(index)
                     if path not in self._positions and path != "-":
                         self._position(path, status)
@@ -223,8 +233,7 @@ class Recorder:
             self._bin = CounterBin(start, base=state)
         self._bin.saw(*self._span)
 
-    def _after(self, batch: RecordBatch, path: str, statuses: Sequence[SourceStatus] | None) -> None:
-        status = statuses[batch.source_index] if statuses is not None else None
+    def _after(self, batch: RecordBatch, path: str, status: SourceStatus | None) -> None:
         pos = self._position(path, status)
         pos.end_offset = batch.end_offset
         pos.packets += len(batch)

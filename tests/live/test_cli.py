@@ -305,6 +305,7 @@ def test_follow_waits_reads_and_stops_on_sigterm(tmp_path: Path) -> None:
     with running(argv, env_with()) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith(f"homescope follow: reading {dumps} from the oldest file")
+        assert proc.stdout.readline().strip().startswith("recording into ")  # the history store, by default
         assert proc.stdout.readline().strip() == f"waiting for capture files in {dumps} (none yet)"
         (dumps / ring_name(1, time.time())).write_bytes(pcapng_file(range(12)))
         while "12 packets" not in (line := proc.stdout.readline()):

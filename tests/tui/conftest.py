@@ -24,9 +24,12 @@ def make_app() -> Iterator[MakeApp]:
     """`make_app("ndpi_iphone.pcap", speed=None, paused=False)`: an app over a thread feed; stopped after."""
     feeds: list[ThreadFeed] = []
 
-    def make(*names: str, speed: float | None = None, paused: bool = False) -> HomescopeApp:
+    def make(
+        *names: str, speed: float | None = None, paused: bool = False, labels_file: str | None = None
+    ) -> HomescopeApp:
         paths = tuple(str(DEMO) if name == "demo" else str(fixture_path(name)) for name in names)
-        feed = ThreadFeed(EngineConfig(paths, speed=speed, paused=paused, timezone="UTC"))
+        config = EngineConfig(paths, speed=speed, paused=paused, timezone="UTC", labels_file=labels_file)
+        feed = ThreadFeed(config)
         feeds.append(feed)
         return HomescopeApp(feed, tz=dt.UTC, stable=True)
 

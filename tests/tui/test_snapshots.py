@@ -64,3 +64,22 @@ def test_device_screen_120x40(snap_compare: SnapCompare, make_app: MakeApp) -> N
 
 def test_help_80x24(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     assert snap_compare(make_app("demo"), terminal_size=(80, 24), run_before=after_replay("question_mark"))
+
+
+def test_findings_80x24(snap_compare: SnapCompare, make_app: MakeApp) -> None:
+    assert snap_compare(make_app("demo"), terminal_size=(80, 24), run_before=after_replay("F"))
+
+
+async def open_dns_google(pilot: Pilot[object]) -> None:
+    app = pilot.app
+    assert isinstance(app, HomescopeApp)
+    await wait_finished(pilot, app)
+    app.open_remote("8.8.4.4")
+    await pilot.pause()
+    facts = app.screen.query_one(DeviceFacts)
+    await wait_for(pilot, lambda: bool(facts.facts), "the remote's facts")
+    await pilot.pause(0.3)
+
+
+def test_remote_screen_100x30(snap_compare: SnapCompare, make_app: MakeApp) -> None:
+    assert snap_compare(make_app("demo"), terminal_size=(100, 30), run_before=open_dns_google)

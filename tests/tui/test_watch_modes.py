@@ -49,7 +49,7 @@ def feeds() -> Iterator[list[ThreadFeed]]:
 
 def _watch_app(feeds: list[ThreadFeed], kind: str, args: argparse.Namespace) -> HomescopeApp:
     mode = SessionMode.LIVE if kind == "live" else SessionMode.FOLLOW
-    spec = WatchSpec.from_args(kind, args, store=getattr(args, "store", None))  # type: ignore[arg-type]
+    spec = WatchSpec.from_args(kind, args)  # type: ignore[arg-type]
     feed = ThreadFeed(EngineConfig((), mode=mode, timezone="UTC", watch=spec))
     feeds.append(feed)
     return HomescopeApp(feed, tz=dt.UTC, stable=True)

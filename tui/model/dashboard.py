@@ -7,6 +7,10 @@ value per column; tables update themselves from them by row key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.model.investigation import InvestigationModel
 
 # ---- tables ----------------------------------------------------------------------------------------------
 
@@ -189,6 +193,7 @@ class DashboardModel:
     remotes: TableModel = field(default_factory=TableModel)
     timeline: TimelineModel = field(default_factory=TimelineModel)
     detail: DeviceDetail | None = None
+    investigation: InvestigationModel | None = None  # findings, flows, a remote, countries
 
 
 # ---- what the UI asks for --------------------------------------------------------------------------------
@@ -205,3 +210,9 @@ class ModelRequest:
     remote_filter: str = ""
     selected_device: str | None = None
     detail_device: str | None = None
+    # the investigation screens
+    flows_open: bool = False
+    flow_filter: str = ""
+    detail_remote: str | None = None
+    countries_open: bool = False
+    labels_version: int = 0  # the UI counts up when it changed the labels file

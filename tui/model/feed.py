@@ -23,6 +23,7 @@ from engine.session import CaptureSession, Progress, SessionMode
 from tui.model.build import BuildContext, build_model, snapshot_options
 from tui.model.dashboard import DashboardModel, ModelRequest
 from tui.model.geo import GeoLookup
+from tui.model.investigation_build import InvestigationState
 from tui.model.sources import WatchSpec, watch_status
 
 
@@ -51,7 +52,11 @@ class EngineConfig:
 
     def context(self, geo: GeoLookup | None = None) -> BuildContext:
         paths = (self.watch.label,) if self.watch is not None else self.paths
-        return BuildContext(paths=paths, tz=self.tzinfo(), labels=self.labels(), geo=geo)
+        labels = self.labels()
+        investigation = InvestigationState(self.labels_file, labels, self.timezone)
+        return BuildContext(
+            paths=paths, tz=self.tzinfo(), labels=labels, geo=geo, investigation=investigation
+        )
 
     def session(self) -> CaptureSession:
         home = HomeNetwork(self.home_prefixes, cgnat_is_local=self.cgnat_is_local)
@@ -61,7 +66,7 @@ class EngineConfig:
                 home=home,
                 closed_flow_limit=1000,
                 closed_flow_retention="largest",
-                dns_log_limit=LOG_LIMIT if self.watch.store is not None else 1000,
+                dns_log_limit=LOG_LIMIT if self.watch.records else 1000,
             )
             try:
                 return self.watch.open(analysis)
@@ -98,12 +103,14 @@ class ThreadFeed:
         self.config = config
         self.context = config.context(geo)
         self.session = config.session()
-        self.recorder = None
+        self.notes: list[str] = []  # worth telling: the history store could not be opened, or resumed
+        self.recording = None
         if config.watch is not None:
             try:
-                self.recorder = config.watch.recorder(self.session)  # type: ignore[arg-type]
+                self.recording = config.watch.recording(self.session, self.notes)  # type: ignore[arg-type]
             except BaseException:
                 self.session.stop(timeout=0.5)
+                self.session.analysis.close()
                 raise
         self._serial = 0
         self._lock = threading.Lock()
@@ -129,10 +136,9 @@ class ThreadFeed:
         close = getattr(getattr(self.session, "source", None), "close", None)
         if close is not None:
             close()
-        if self.recorder is not None:
-            recorder, self.recorder = self.recorder, None
-            recorder.close()
-            recorder.store.close()
+        if self.recording is not None:  # the last flush, once the session stopped
+            recording, self.recording = self.recording, None
+            recording.close()
 
     def set_paused(self, paused: bool) -> None:
         self.session.set_paused(paused)
@@ -161,5 +167,6 @@ class ThreadFeed:
             where=w.where,
             files_done=w.files_done,
             connection=w.connection,
+            problems=model.status.problems + tuple(self.notes),
         )
         return replace(model, status=status)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from engine.analysis import Analysis
     from engine.capture.live import LiveDrops
     from engine.capture.watch_session import WatchSession
-    from engine.store import Recorder
+    from tui.subcommands.watch_store import Recording
 
 WatchKind = Literal["live", "follow"]
 # the options of `live` and `follow` that say what to watch and how (not how to print or report it)
@@ -34,6 +34,10 @@ _OPTIONS = (
     "directory",
     "start",
     "pattern",
+    "store",
+    "no_store",
+    "records_by_default",
+    "config",
 )
 
 
@@ -43,18 +47,16 @@ class WatchSpec:
 
     kind: WatchKind
     options: tuple[tuple[str, object], ...]
-    store: str | None = None  # record into this history store (a path), when given
-    config: str | None = None  # the configuration file (retention of the store)
 
     @classmethod
-    def from_args(cls, kind: WatchKind, args: argparse.Namespace, store: str | None = None) -> WatchSpec:
+    def from_args(cls, kind: WatchKind, args: argparse.Namespace) -> WatchSpec:
         values = vars(args)
         options = tuple(
             (name, tuple(v) if isinstance(v, list) else v)
             for name in _OPTIONS
             if (v := values.get(name)) is not None or name in values
         )
-        return cls(kind, options, store=store, config=values.get("config"))
+        return cls(kind, options)
 
     def namespace(self) -> argparse.Namespace:
         return argparse.Namespace(**{k: list(v) if isinstance(v, tuple) else v for k, v in self.options})
@@ -76,32 +78,24 @@ class WatchSpec:
             from tui.subcommands.follow import open_session
         return open_session(self.namespace(), analysis)
 
-    def recorder(self, session: WatchSession) -> Recorder | None:
-        """With a store: a recorder of `session`'s analysis, fed through the session's batches."""
-        if self.store is None:
-            return None
-        return attach_recorder(session, self.store, config=self.config, mode=self.kind)
+    @property
+    def records(self) -> bool:
+        """Whether the session records into the history store (the default; not with --no-store)."""
+        return not dict(self.options).get("no_store", False)
 
+    def recording(self, session: WatchSession, notes: list[str]) -> Recording | None:
+        """Record `session` (not started yet) into the history store the options name, as the headless
+        command does (a follow session goes on where the store's record of its folder ends); what is
+        worth telling goes to `notes`. None with --no-store, or when the store cannot be opened."""
+        from tui.subcommands.watch_store import start_recording
 
-def attach_recorder(session: WatchSession, store: str, *, config: str | None, mode: str) -> Recorder:
-    """Record `session` (not started yet) into the history store at `store` ("": the configured one):
-    its batches go through the recorder. Close the recorder, then its store, once the session stopped."""
-    from pathlib import Path
-
-    from engine.config import load_settings
-    from engine.store import HistoryStore
-    from tui.subcommands.history import recorder_for
-
-    settings = load_settings(Path(config) if config else None)
-    history = HistoryStore(Path(store).expanduser() if store else settings.store_path)
-    try:
-        recorder = recorder_for(history, session.analysis, settings, mode=mode)
-    except BaseException:
-        history.close()
-        raise
-    statuses = session.statuses
-    session._batches = recorder.wrap(session._batches, lambda i: statuses[i].path, statuses)
-    return recorder
+        recording = start_recording(
+            self.namespace(), session, session.analysis, mode=self.kind, say=notes.append
+        )
+        if recording is not None and recording.resumed_at is not None:
+            at = recording.resumed_at
+            notes.append(f"going on at {at.file} byte {at.offset:,}, where the history store's record ends")
+        return recording
 
 
 @dataclass(frozen=True, slots=True)

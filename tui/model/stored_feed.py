@@ -15,6 +15,7 @@ from engine.session import Progress, SessionMode
 from engine.store import StoredAnalysis
 from tui.model.build import BuildContext, build_model
 from tui.model.dashboard import DashboardModel, ModelRequest
+from tui.model.investigation_build import InvestigationState
 
 STORE_MODE = "history"
 
@@ -36,9 +37,18 @@ def span_label(stored: StoredAnalysis, tz: dt.tzinfo) -> str:
 class StoredFeed:
     """An `EngineFeed` over an analysis read from the history store."""
 
-    def __init__(self, stored: StoredAnalysis, *, tz: dt.tzinfo, labels: Labels | None = None) -> None:
+    def __init__(
+        self,
+        stored: StoredAnalysis,
+        *,
+        tz: dt.tzinfo,
+        labels: Labels | None = None,
+        investigation: InvestigationState | None = None,
+    ) -> None:
         self.stored = stored
-        self.context = BuildContext(paths=(span_label(stored, tz),), tz=tz, labels=labels)
+        self.context = BuildContext(
+            paths=(span_label(stored, tz),), tz=tz, labels=labels, investigation=investigation
+        )
         self._serial = 0
         self._lock = threading.Lock()
 

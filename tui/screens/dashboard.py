@@ -74,6 +74,8 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self._show_lower(self.lower)
         self.query_one(DeviceTable).focus()
+        if self.homescope.model is not None:
+            self.show_model(self.homescope.model)
 
     def on_resize(self, event: Resize) -> None:
         compact = event.size.width < COMPACT_WIDTH or event.size.height < COMPACT_HEIGHT
@@ -88,6 +90,8 @@ class DashboardScreen(Screen[None]):
     def show_model(self, model: DashboardModel) -> None:
         """Update the visible panes from a new model (the app calls this inside a batch update); a hidden
         pane catches up when it is shown."""
+        if not self.query(StatusBar):  # not composed yet (a quick first model): on_mount shows it
+            return
         self.model = model
         self.query_one(StatusBar).show(model.status)
         self.query_one(DeviceTable).show(model.devices)

@@ -14,6 +14,7 @@ from textual.widgets import Footer
 
 from tui.actions import bindings_for
 from tui.model.dashboard import DETAIL_DNS_COLUMNS, DETAIL_REMOTE_COLUMNS, DashboardModel
+from tui.model.investigation import device_extra_facts
 from tui.widgets.device_facts import DeviceFacts
 from tui.widgets.device_protocols import DeviceProtocols
 from tui.widgets.keyed_table import KeyedTable
@@ -64,6 +65,7 @@ class DeviceScreen(Screen[None]):
         self.set_class(event.size.width < COMPACT_WIDTH or event.size.height < 30, "-compact")
 
     def on_screen_resume(self) -> None:
+        self.homescope.update_request(detail_device=self.key)  # a screen opened from here may have changed it
         model = self.homescope.model
         if model is not None:
             self.show_model(model)
@@ -75,7 +77,7 @@ class DeviceScreen(Screen[None]):
             return  # the model asked for this device is on its way
         facts = self.query_one(DeviceFacts)
         facts.border_title = detail.name if detail.found else f"{self.key} (not seen in this capture)"
-        facts.show(detail.facts)
+        facts.show(detail.facts + device_extra_facts(model.investigation, self.key))
         chart = self.query_one(TrafficChart)
         chart.show([("down", detail.down), ("up", detail.up)])
         per = {60: "per minute", 900: "per 15 min", 3600: "per hour"}.get(detail.down.resolution, "")
@@ -107,6 +109,16 @@ class DeviceScreen(Screen[None]):
         target = ids[(ids.index(current) + 1) % len(ids)]
         self._show_pane(target)
         self.query_one(f"#{target}").focus()
+
+    def action_label_device(self) -> None:
+        model = self.homescope.model
+        label = model.detail.name if model is not None and model.detail is not None else ""
+        self.homescope.label_device(self.key, label)
+
+    def action_open_remote(self) -> None:
+        address = self.query_one("#device-remotes", KeyedTable).cursor_key
+        if address is not None:
+            self.homescope.open_remote(address)
 
     def action_back(self) -> None:
         self.homescope.update_request(detail_device=None)

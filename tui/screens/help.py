@@ -18,6 +18,13 @@ SCOPE_TITLES = {
     "dashboard": "Dashboard",
     "devices": "Device table",
     "device": "Device screen",
+    "remotes": "Top remotes",
+    "findings": "Findings",
+    "finding": "One finding",
+    "remote": "Remote screen",
+    "flows": "Flows",
+    "packets": "Packets",
+    "countries": "Countries",
 }
 PANES_TEXT = (
     ("Devices", "every device seen: name, traffic down and up, current rate, activity in the last minutes"),

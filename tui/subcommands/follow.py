@@ -12,8 +12,10 @@ SIGTERM or --duration); the TUI's engine builds the same session with `open_sess
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING, Any
 
+from tui.subcommands.history import add_store_options
 from tui.subcommands.remote_options import add_ssh_options, print_command, ssh_settings
 from tui.subcommands.watch_headless import add_common_options
 
@@ -78,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_ssh_options(parser)
     add_common_options(parser)
+    add_store_options(parser, records_by_default=True)
 
 
 def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> WatchSession:
@@ -98,7 +101,9 @@ def open_session(args: argparse.Namespace, analysis: Analysis | None = None) -> 
         )
         assert isinstance(session.source, RemoteDumpFollower)
     else:
-        session = follow_session(args.directory, start=args.start, pattern=args.pattern, analysis=analysis)
+        # absolute: the history store knows the folder's files by their full paths
+        directory = os.path.abspath(args.directory)
+        session = follow_session(directory, start=args.start, pattern=args.pattern, analysis=analysis)
         assert isinstance(session.source, DumpFollower)
     try:
         session.source.check()
@@ -114,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.capture.ssh_target import is_remote_spec, parse_remote
     from engine.errors import HomescopeError
     from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+    from tui.subcommands.watch_store import note, start_recording, stop_recording
     from tui.subcommands.watch_tui import wants_tui
 
     output = Output(json_lines=args.json)
@@ -144,12 +150,29 @@ def run(args: argparse.Namespace) -> int:
         return int(err.exit_code)
     follower = session.source
     assert isinstance(follower, (DumpFollower, RemoteDumpFollower))
-    where = "only what is written from now on" if args.start == "now" else "from the oldest file there"
+    recording = start_recording(args, session, analysis, mode="follow", say=lambda t: note(output, t))
+    resumed = recording.resumed_at if recording is not None else None
+    if resumed is not None:
+        where = f"going on at {resumed.file} byte {resumed.offset:,} (where the history store's record ends)"
+    elif args.start == "now":
+        where = "only what is written from now on"
+    else:
+        where = "from the oldest file there"
     over = " over SSH" if remote else ""
     output.text(
         f"homescope follow: reading {args.directory}{over} {where}; Ctrl-C stops and prints the report"
     )
-    output.event("start", directory=args.directory, start=args.start, pattern=args.pattern, remote=remote)
+    if recording is not None:
+        output.text(f"  recording into {recording.store.path} (--no-store: do not)")
+    output.event(
+        "start",
+        directory=args.directory,
+        start=args.start,
+        pattern=args.pattern,
+        remote=remote,
+        store=str(recording.store.path) if recording is not None else None,
+        resumed_at=None if resumed is None else {"file": resumed.file, "offset": resumed.offset},
+    )
 
     def status_fields() -> dict[str, Any]:
         st = follower.status()
@@ -197,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
         drop_summary=lambda: _drop_summary(follower),
         final_fields=lambda: {**status_fields(), **resume()},
         final_lines=resume_lines,
+        on_stopped=lambda: stop_recording(recording, output),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from tui.subcommands.history import add_store_options
 from tui.subcommands.remote_options import add_ssh_options, print_command, ssh_settings
 from tui.subcommands.watch_headless import add_common_options
 
@@ -79,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_ssh_options(parser)
     add_common_options(parser)
+    add_store_options(parser, records_by_default=True)
 
 
 def options_from(args: argparse.Namespace) -> LiveOptions:
@@ -134,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.capture.live import LiveCapture
     from engine.errors import HomescopeError
     from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+    from tui.subcommands.watch_store import note, start_recording, stop_recording
     from tui.subcommands.watch_tui import wants_tui
 
     output = Output(json_lines=args.json)
@@ -175,8 +178,16 @@ def run(args: argparse.Namespace) -> int:
             f"homescope live: capturing on {args.interface} with {source.tool} ({what}, {snap}); "
             "Ctrl-C stops and prints the report"
         )
+    recording = start_recording(args, session, analysis, mode="live", say=lambda t: note(output, t))
+    if recording is not None:
+        output.text(f"  recording into {recording.store.path} (--no-store: do not)")
     output.event(
-        "start", interface=args.interface, tool=source.tool, command=source.command(), remote=args.ssh or None
+        "start",
+        interface=args.interface,
+        tool=source.tool,
+        command=source.command(),
+        remote=args.ssh or None,
+        store=str(recording.store.path) if recording is not None else None,
     )
     try:
         return run_session(
@@ -188,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
             drop_fields=lambda: source.drop_counts().as_dict(),
             drop_summary=lambda: source.drop_counts().short(),
             final_fields=lambda: {"tool_stderr": source.stderr_text().splitlines()[-6:]},
+            on_stopped=lambda: stop_recording(recording, output),
         )
     finally:
         source.close()

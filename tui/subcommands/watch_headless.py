@@ -52,13 +52,6 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     from tui.subcommands.watch_tui import add_tui_options
 
     add_tui_options(parser)
-    parser.add_argument_group("history store").add_argument(
-        "--store",
-        metavar="PATH",
-        nargs="?",
-        const="",
-        help="record what is analysed into the history store (at PATH, default: from the configuration)",
-    )
 
 
 def _positive_float(text: str) -> float:
@@ -148,8 +141,10 @@ def run_session(
     final_fields: Callable[[], dict[str, Any]] | None = None,
     final_lines: Callable[[], list[str]] | None = None,
     drop_summary: Callable[[], str] | None = None,
+    on_stopped: Callable[[], None] | None = None,
 ) -> int:
     """Run `session` until a signal, `--duration`, or the source ends; print as it goes and at the end.
+    `on_stopped` runs once the session stopped, before the final snapshot (a recording's last flush).
     Returns the exit code."""
     from engine.errors import ExitCode
     from engine.report import build_report, render_text
@@ -171,15 +166,6 @@ def run_session(
             output.text(f"  note: {text}")
             output.event("note", message=text)
 
-    recorder = None
-    if getattr(args, "store", None) is not None:  # --store: record what is analysed into the store
-        from tui.model.sources import attach_recorder
-
-        try:
-            recorder = attach_recorder(session, args.store, config=args.config, mode=str(session.mode))
-        except BaseException:
-            session.analysis.close()
-            raise
     with _StopRequest() as stop:
         session.start()
         while True:
@@ -228,14 +214,11 @@ def run_session(
                     **(status_fields() if status_fields is not None else {}),
                 )
         session.stop(timeout=10)
-    if recorder is not None:
-        try:
-            recorder.close()
-        finally:
-            recorder.store.close()
     print_notes()
     progress = session.progress()
     try:
+        if on_stopped is not None:
+            on_stopped()
         snapshot = session.snapshot()
     finally:
         session.analysis.close()

@@ -70,17 +70,13 @@ def _run_app(feed: EngineFeed, settings: Settings) -> int:
     return int(app.return_code or 0)
 
 
-def _precheck(kind: WatchKind, args: argparse.Namespace, store: str | None) -> None:
+def _precheck(kind: WatchKind, args: argparse.Namespace) -> None:
     """Open the source once in this process, so that a missing tool, interface or folder is reported
     before the TUI starts (the engine process opens it again); a remote folder is connected to once, to
     report a wrong host, key or path at once."""
     from engine.analysis import Analysis
     from tui.model.sources import WatchSpec
 
-    if store is not None:  # a store another homescope is writing to is reported here
-        from engine.store import HistoryStore
-
-        HistoryStore(Path(store)).close()
     analysis = Analysis(depth="traffic")
     try:
         session = WatchSpec.from_args(kind, args).open(analysis)
@@ -99,9 +95,6 @@ def run_watch(kind: WatchKind, args: argparse.Namespace) -> int:
     from tui.model.sources import WatchSpec
 
     settings = _settings(args)
-    store = getattr(args, "store", None)
-    if store is not None:
-        store = str(Path(store).expanduser()) if store else str(settings.store_path)
     config = EngineConfig(
         paths=(),
         mode=SessionMode.LIVE if kind == "live" else SessionMode.FOLLOW,
@@ -109,14 +102,14 @@ def run_watch(kind: WatchKind, args: argparse.Namespace) -> int:
         cgnat_is_local=settings.cgnat_is_local,
         labels_file=str(settings.labels_file),
         timezone=settings.timezone,
-        watch=WatchSpec.from_args(kind, args, store=store),
+        watch=WatchSpec.from_args(kind, args),
     )
     feed: EngineFeed
     if args.engine == "process":
         from tui.model.process_feed import ProcessFeed
 
         config.labels()  # a bad labels file is reported here, not from inside the engine process
-        _precheck(kind, args, store)
+        _precheck(kind, args)
         feed = ProcessFeed(config)
     else:
         feed = ThreadFeed(config)
@@ -126,6 +119,7 @@ def run_watch(kind: WatchKind, args: argparse.Namespace) -> int:
 def run_stored(args: argparse.Namespace) -> int:
     """`homescope replay --from-store`: the TUI on a time range of the history store."""
     from engine.labels import Labels
+    from tui.model.investigation_build import InvestigationState
     from tui.model.stored_feed import StoredFeed
     from tui.subcommands.history import load_stored
 
@@ -133,4 +127,6 @@ def run_stored(args: argparse.Namespace) -> int:
     stored = load_stored(args, settings)
     labels_path = settings.labels_file
     labels = Labels.load(labels_path) if labels_path is not None and labels_path.exists() else None
-    return _run_app(StoredFeed(stored, tz=settings.tzinfo(), labels=labels), settings)
+    investigation = InvestigationState(str(labels_path), labels, settings.timezone)
+    feed = StoredFeed(stored, tz=settings.tzinfo(), labels=labels, investigation=investigation)
+    return _run_app(feed, settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.style import Style
 from textual.message import Message
 
@@ -72,6 +74,12 @@ class DeviceTable(KeyedTable):
     def action_sort_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
         self.post_message(self.SortChanged(self.sort_column, self.sort_reverse))
+
+    def action_label_device(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            app: Any = self.app
+            app.label_device(key)
 
     def action_open_device(self) -> None:
         key = self.cursor_key
