@@ -181,6 +181,28 @@ def test_live_in_the_tui_with_the_process_engine(
     assert _stored_packets(db) >= models[-1].status.packets  # recorded by the engine process
 
 
+def test_follow_in_the_tui_with_the_thread_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copyfile(fixture_path(IPHONE), tmp_path / "hs_00001_20240304100000.pcap")
+    seen: list[HomescopeApp] = []
+
+    def run(self: HomescopeApp) -> None:
+        seen.append(self)
+        self.feed.start()
+        for _ in range(200):
+            if self.feed.model(ModelRequest()).status.packets == 500:
+                break
+            time.sleep(0.05)
+
+    monkeypatch.setattr(watch_tui, "interactive", lambda: True)
+    monkeypatch.setattr(HomescopeApp, "run", run)
+    assert cli.main(["follow", str(tmp_path), "--engine", "thread", "--no-store"]) == 0
+    feed = seen[0].feed
+    assert isinstance(feed, ThreadFeed) and feed.recording is None
+    status = feed.model(ModelRequest()).status
+    assert status.mode == "follow" and status.packets == 500 and status.source == str(tmp_path)
+    assert status.where is not None and "hs_00001_20240304100000.pcap" in status.where
+
+
 def test_live_in_the_tui_reports_a_missing_interface_before_starting(
     tools: FakeTools, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

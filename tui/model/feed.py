@@ -162,6 +162,7 @@ class ThreadFeed:
         w = watch_status(self.session)  # type: ignore[arg-type]
         status = replace(
             model.status,
+            source=self.config.watch.label,
             tool=w.tool,
             drop_text=w.drops,
             where=w.where,
