@@ -167,6 +167,8 @@ class ModelPump(App[int]):
         """Each problem with the inputs, and an error that stopped reading, once."""
         for line in model.status.problems:
             self.tell_once(line, title="Capture problem", severity="warning", timeout=8)
+        for line in model.status.notes:
+            self.tell_once(line, title="History store", severity="information", timeout=8)
         if model.status.error is not None:
             title, message = model.status.error
             self.tell_once(message, title=title, severity="error", timeout=15)

@@ -385,6 +385,26 @@ async def test_follow_in_the_tui_records_into_the_store(tmp_path: Path, feeds: l
     assert _stored_packets(db) == 500
 
 
+async def test_follow_in_the_tui_goes_on_where_the_store_ends(
+    tmp_path: Path, feeds: list[ThreadFeed]
+) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
+    first = _watch_app(feeds, "follow", _args("follow", str(dumps)))  # the default store (a tmp home)
+    async with first.run_test(size=(160, 44)) as pilot:
+        await wait_for(pilot, lambda: "500 packets" in _status(first), "500 packets")
+    feeds[0].stop(timeout=5)
+    again = _watch_app(feeds, "follow", _args("follow", str(dumps)))
+    async with again.run_test(size=(160, 44)) as pilot:
+        await wait_for(pilot, lambda: again.model is not None and again.model.status.notes != (), "a note")
+        await pilot.pause(0.2)
+        assert again.model is not None and again.model.status.packets == 0  # nothing read twice
+        note = again.model.status.notes[0]
+        assert note.startswith("going on at hs_00001_20240304100000.pcap byte ")
+        assert any(n.message == note for n in again._notifications)
+
+
 def test_headless_follow_records_into_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dumps = tmp_path / "dumps"
     dumps.mkdir()

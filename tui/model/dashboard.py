@@ -117,6 +117,7 @@ class StatusModel:
     files_done: int | None = None
     connection: str | None = None
     frozen: bool = False
+    notes: tuple[str, ...] = ()  # worth telling once: recording into the history store, or not
 
 
 @dataclass(frozen=True, slots=True)

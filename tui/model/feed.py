@@ -168,6 +168,6 @@ class ThreadFeed:
             where=w.where,
             files_done=w.files_done,
             connection=w.connection,
-            problems=model.status.problems + tuple(self.notes),
+            notes=tuple(self.notes),
         )
         return replace(model, status=status)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tui.subcommands.watch_store import Recording
 
 WatchKind = Literal["live", "follow"]
-# the options of `live` and `follow` that say what to watch and how (not how to print or report it)
+# the options of `live` and `follow` that say what to watch, how, and where to record it (not how to print)
 _OPTIONS = (
     "interface",
     "capture_filter",
@@ -52,9 +52,9 @@ class WatchSpec:
     def from_args(cls, kind: WatchKind, args: argparse.Namespace) -> WatchSpec:
         values = vars(args)
         options = tuple(
-            (name, tuple(v) if isinstance(v, list) else v)
+            (name, tuple(values[name]) if isinstance(values[name], list) else values[name])
             for name in _OPTIONS
-            if (v := values.get(name)) is not None or name in values
+            if name in values
         )
         return cls(kind, options)
 
