@@ -257,9 +257,9 @@ def test_live_without_a_terminal_stays_headless(
     assert capsys.readouterr().out.startswith("homescope live: capturing on lo with dumpcap")
 
 
-def _on_a_terminal(argv: list[str], env: dict[str, str], wait: float = 6.0) -> tuple[int | None, str]:
-    """Run `homescope ARGV` on a pseudo-terminal (140x40), press q after `wait` seconds; the exit code
-    (None if it did not end) and everything it drew."""
+def _on_a_terminal(argv: list[str], env: dict[str, str], shows: tuple[str, ...]) -> tuple[int | None, str]:
+    """Run `homescope ARGV` on a pseudo-terminal (140x40) until it has drawn every text of `shows` (at most
+    30 s), then press q; the exit code (None if it did not end) and everything it drew."""
     import fcntl
     import pty
     import select
@@ -275,7 +275,7 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], wait: float = 6.0) -> t
     try:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
 
-        def pump(seconds: float) -> None:
+        def pump(seconds: float, until: tuple[str, ...] = ()) -> None:
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 if select.select([fd], [], [], 0.1)[0]:
@@ -283,8 +283,12 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], wait: float = 6.0) -> t
                         out.extend(os.read(fd, 65536))
                     except OSError:
                         return
+                    text = out.decode("utf-8", "replace")
+                    if until and all(part in text for part in until):
+                        return
 
-        pump(wait)
+        pump(30, shows)
+        pump(0.5)
         os.write(fd, b"q")
         deadline = time.monotonic() + 15
         while code is None and time.monotonic() < deadline:
@@ -311,7 +315,7 @@ def test_follow_on_a_terminal_opens_the_tui(tmp_path: Path) -> None:
     dumps = tmp_path / "dumps"
     dumps.mkdir()
     shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
-    code, screen = _on_a_terminal(["follow", str(dumps)], _terminal_env())
+    code, screen = _on_a_terminal(["follow", str(dumps)], _terminal_env(), ("FOLLOW", "Lucas-iPhone"))
     assert code == 0, screen[-2000:]
     assert "FOLLOW" in screen and "hs_00001_20240304100000.pcap" in screen and "Lucas-iPhone" in screen
     assert "Traceback" not in screen and "homescope follow: reading" not in screen
@@ -320,7 +324,7 @@ def test_follow_on_a_terminal_opens_the_tui(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_live_on_a_terminal_opens_the_tui_and_stops_the_tool(tools: FakeTools, tmp_path: Path) -> None:
     tools.configure(stream=fixture_path("ndpi_sonos.pcapng").read_bytes())
-    code, screen = _on_a_terminal(["live", "-i", "lo"], _terminal_env())
+    code, screen = _on_a_terminal(["live", "-i", "lo"], _terminal_env(), ("LIVE", "dumpcap"))
     assert code == 0, screen[-2000:]
     assert "LIVE" in screen and "dumpcap" in screen and "Traceback" not in screen
     ran = tools.ran()
