@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import shutil
 import sys
 import time
@@ -73,7 +74,7 @@ async def test_follow_shows_the_dumps_as_they_are_written(tmp_path: Path, feeds:
     first = dumps / "hs_00001_20240304100000.pcap"
     first.write_bytes(data[: len(data) // 3])  # cut inside a record: the rest comes later
     app = _watch_app(feeds, "follow", _args("follow", str(dumps)))
-    async with app.run_test(size=(160, 44)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: app.model is not None and app.model.status.packets > 0, "packets")
         status = _status(app)
         assert status.startswith("FOLLOW") and "hs_00001_20240304100000.pcap" in status
@@ -103,7 +104,7 @@ async def test_space_freezes_the_screen_and_speed_keys_only_explain(
     dump = dumps / "hs_00001_20240304100000.pcap"
     dump.write_bytes(data[:24])  # the file header only
     app = _watch_app(feeds, "follow", _args("follow", str(dumps)))
-    async with app.run_test(size=(160, 44)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: app.model is not None, "a first model")
         await pilot.press("space")
         assert app.frozen and "frozen" in _status(app)
@@ -135,7 +136,7 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
 async def test_live_with_a_capture_tool(tools: FakeTools, feeds: list[ThreadFeed]) -> None:
     tools.configure(stream=fixture_path("ndpi_sonos.pcapng").read_bytes())
     app = _watch_app(feeds, "live", _args("live", "-i", "lo"))
-    async with app.run_test(size=(160, 44)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: app.model is not None and app.model.devices.rows != (), "devices")
         await wait_for(pilot, lambda: "drops interface +0" in _status(app), "the interface's drops")
         status = _status(app)
@@ -150,7 +151,7 @@ async def test_live_with_a_capture_tool(tools: FakeTools, feeds: list[ThreadFeed
 async def test_live_shows_the_kernel_drops(tools: FakeTools, feeds: list[ThreadFeed]) -> None:
     tools.configure(stream=pcap_file(range(30)), header=24, record=len(pcap_packet(0)), kernel_drops=7)
     app = _watch_app(feeds, "live", _args("live", "-i", "lo", "--tool", "tcpdump"))
-    async with app.run_test(size=(160, 44)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: "drops kernel 7" in _status(app), "the kernel's drops", timeout=30)
         assert "tool tcpdump" in _status(app)
 
@@ -268,12 +269,12 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], shows: tuple[str, ...])
     import termios
 
     pid, fd = pty.fork()
-    if pid == 0:  # the child: homescope on the terminal
+    if pid == 0:  # the child: homescope on a terminal of 140x40
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
         os.execvpe(sys.executable, [sys.executable, "-m", "tui.cli", *argv], env)
     out = bytearray()
     code: int | None = None
     try:
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
 
         def pump(seconds: float, until: tuple[str, ...] = ()) -> None:
             end = time.monotonic() + seconds
@@ -283,7 +284,7 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], shows: tuple[str, ...])
                         out.extend(os.read(fd, 65536))
                     except OSError:
                         return
-                    text = out.decode("utf-8", "replace")
+                    text = _drawn(out)
                     if until and all(part in text for part in until):
                         return
 
@@ -301,12 +302,18 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], shows: tuple[str, ...])
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(fd)
-    return code, out.decode("utf-8", "replace")
+    return code, _drawn(out)
+
+
+def _drawn(out: bytes | bytearray) -> str:
+    """The text a program drew on a terminal, without the escape sequences between its pieces."""
+    return re.sub(r"\x1b\[[0-9;?<>$]*[a-zA-Z~]|\x1b\][^\x07]*\x07", "", out.decode("utf-8", "replace"))
 
 
 def _terminal_env() -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
+    for var in ("NO_COLOR", "COLUMNS", "LINES"):  # the terminal's own size, not the test runner's
+        env.pop(var, None)
     return env
 
 
@@ -343,7 +350,7 @@ async def test_replay_from_the_store_shows_the_stored_devices(tmp_path: Path) ->
 
     stored = history.load_stored(args, load_settings())
     app = HomescopeApp(StoredFeed(stored, tz=dt.UTC), tz=dt.UTC, stable=True)
-    async with app.run_test(size=(160, 44)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: _has_device(app, "Lucas-iPhone"), "the stored iPhone")
         await pilot.pause(0.2)
         status = _status(app)
@@ -383,7 +390,7 @@ async def test_follow_in_the_tui_records_into_the_store(tmp_path: Path, feeds: l
     shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
     db = tmp_path / "history.db"
     app = _watch_app(feeds, "follow", _args("follow", str(dumps), "--store", str(db)))
-    async with app.run_test(size=(160, 44)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: app.model is not None and app.model.status.packets == 500, "500")
     feeds[0].stop(timeout=5)
     assert _stored_packets(db) == 500
@@ -396,11 +403,11 @@ async def test_follow_in_the_tui_goes_on_where_the_store_ends(
     dumps.mkdir()
     shutil.copyfile(fixture_path(IPHONE), dumps / "hs_00001_20240304100000.pcap")
     first = _watch_app(feeds, "follow", _args("follow", str(dumps)))  # the default store (a tmp home)
-    async with first.run_test(size=(160, 44)) as pilot:
+    async with first.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: "500 packets" in _status(first), "500 packets")
     feeds[0].stop(timeout=5)
     again = _watch_app(feeds, "follow", _args("follow", str(dumps)))
-    async with again.run_test(size=(160, 44)) as pilot:
+    async with again.run_test(size=(200, 50)) as pilot:
         await wait_for(pilot, lambda: again.model is not None and again.model.status.notes != (), "a note")
         await pilot.pause(0.2)
         assert again.model is not None and again.model.status.packets == 0  # nothing read twice

@@ -15,6 +15,7 @@ from tui.model.dashboard import StatusModel
 from tui.model.formatting import bar_text, clock_text
 
 SEPARATOR = ("  │  ", "$text-muted")
+SOURCE_WIDTH = 40  # a longer folder (live, follow) keeps its end: "…/homescope/dumps"
 
 
 def speed_text(speed: float | None) -> str:
@@ -117,18 +118,22 @@ class StatusBar(Widget):
 
     def _render_watch(self, s: StatusModel, state: str, state_style: str, width: int) -> RenderResult:
         """Live, follow and the history store: what is read and how it goes, no speed or progress bar."""
+        source = s.source
+        if s.mode in ("live", "follow") and len(source) > SOURCE_WIDTH:
+            source = "…" + source[-(SOURCE_WIDTH - 1) :]
         first: list[str | tuple[str, str]] = [
             (s.mode.upper(), "bold $text-accent"),
             " ",
-            (s.source, "bold"),
+            (source, "bold"),
             SEPARATOR,
             (clock_text(s.clock, self.tz, with_date=True), ""),
+            SEPARATOR,
+            (state, state_style),
         ]
         if s.tool is not None:
             first += [SEPARATOR, ("tool ", "$text-muted"), (s.tool, "bold")]
         if s.where is not None:
             first += [SEPARATOR, (s.where, "")]
-        first += [SEPARATOR, (state, state_style)]
         second: list[str | tuple[str, str]] = [f"{human_count(s.packets)} packets"]
         if not self.stable and s.running and not s.finished:
             second += [SEPARATOR, f"{human_count(round(s.ingest_rate))} pkt/s"]
