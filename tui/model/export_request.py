@@ -44,9 +44,9 @@ def export_analysis(request: ExportRequest, session: CaptureSession, context: Bu
     """Write every table of the session's analysis as it stands now; errors come back as text."""
     from engine.config import load_settings
     from engine.dataframes import AnalysisResult
+    from engine.enrich.geo import shared_geo
     from engine.errors import HomescopeError
     from engine.export import TABLES, Anonymiser, export_tables, load_or_create_key
-    from engine.enrich.geo import shared_geo
     from engine.findings import evaluate, needs_geo
 
     folder = Path(request.folder).expanduser()
