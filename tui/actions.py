@@ -51,7 +51,8 @@ ACTIONS: tuple[UserAction, ...] = (
     ),
     UserAction(
         id="pause", keys="space", action="toggle_pause", description="Pause", key_display="space",
-        help="Pause or resume the replay clock", scope="app",
+        help="Pause or resume the replay clock; live and following: freeze or unfreeze the screen",
+        scope="app",
     ),
     UserAction(
         id="faster", keys="plus,equals_sign", action="faster", description="Speed", key_display="+/-",
@@ -60,6 +61,11 @@ ACTIONS: tuple[UserAction, ...] = (
     UserAction(
         id="slower", keys="minus", action="slower", description="Slower", key_display="-",
         help="Replay slower", scope="app", show=False,
+    ),
+    UserAction(
+        id="findings", keys="F", action="findings", description="Findings",
+        help="Show the findings (beaconing, night traffic, DNS bypass, plaintext, ...), most severe first",
+        scope="app",
     ),
     UserAction(id="quit", keys="q", action="quit", description="Quit", help="Quit homescope", scope="app"),
     # the dashboard
@@ -94,7 +100,7 @@ ACTIONS: tuple[UserAction, ...] = (
     ),
     UserAction(
         id="sort", keys="s", action="sort_next", description="Sort",
-        help="Sort the devices by the next column", scope="devices",
+        help="Sort the devices by the next column", scope="devices", show=False,
     ),
     UserAction(
         id="sort-reverse", keys="S", action="sort_reverse", description="Reverse sort",
@@ -111,17 +117,17 @@ ACTIONS: tuple[UserAction, ...] = (
     ),
     # the investigation: findings, remotes, flows and packets, countries, labels
     UserAction(
-        id="findings", keys="F", action="findings", description="Findings", show=False,
-        help="Show the findings (beaconing, night traffic, DNS bypass, plaintext, ...), most severe first",
-        scope="app",
-    ),
-    UserAction(
         id="flows", keys="o", action="flows", description="Flows", show=False,
         help="List the flows, filter them and look at their packets", scope="app",
     ),
     UserAction(
         id="countries", keys="c", action="countries", description="Countries", show=False,
         help="Rank the countries of all remotes by bytes, with their remotes and devices", scope="app",
+    ),
+    UserAction(
+        id="export", keys="e", action="export", description="Export", show=False,
+        help="Write the whole analysis as it stands (every table) to CSV, JSON or Parquet, optionally "
+        "anonymised", scope="app",
     ),
     UserAction(
         id="open-remote", keys="enter", action="open_remote", description="Open", key_display="enter",

@@ -1,15 +1,22 @@
 """The app's investigation actions: the findings, flows and countries screens, a remote, the packets of
-a flow, labelling a device, and the online lookup (the one thing that sends an address out)."""
+a flow, labelling a device, exporting the analysis, and the online lookup (the one thing that sends an
+address out)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from textual import work
+from textual.notifications import SeverityLevel
+
 from engine.errors import HomescopeError
 from engine.session import SessionMode
+from tui.model.export_request import ExportRequest
 from tui.model.investigation import FlowEndpoints
+from tui.screens.export_dialog import ExportDialog
 from tui.screens.findings import FindingsScreen
 from tui.screens.flows import CountriesScreen, FlowsScreen
 from tui.screens.label_dialog import TextDialog
@@ -64,6 +71,32 @@ class InvestigationActions:
         paths = tuple(config.paths) if config is not None else ()
         live = config is not None and config.mode == SessionMode.LIVE
         app.push_screen(PacketsScreen(flow, paths, live=live, tz=app.tz, stable=app.stable))
+
+    # ---- export --------------------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        """Ask where and how, then have the feed write every table of the analysis as it stands."""
+        app = self._app
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = str(Path.cwd() / f"homescope-export-{stamp}")
+
+        def done(request: ExportRequest | None) -> None:
+            if request is not None:
+                app.notify(f"Exporting to {request.folder} ...", timeout=3)
+                self._export(request)
+
+        app.push_screen(ExportDialog(folder), done)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self, request: ExportRequest) -> None:
+        app = self._app
+        try:
+            result = app.feed.export(request)
+        except HomescopeError as err:
+            app.call_from_thread(app.notify, err.message, title=err.title, severity="error", timeout=8)
+            return
+        severity: SeverityLevel = "error" if result.error else "information"
+        app.call_from_thread(app.notify, result.describe(), title="Export", severity=severity, timeout=8)
 
     # ---- labels --------------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from engine.session import CaptureSession
+    from engine.analysis import AnalysisSnapshot
+    from engine.capture.records import SourceStatus
     from tui.model.build import BuildContext
 
 ExportFormat = Literal["csv", "json", "parquet"]
@@ -40,8 +41,13 @@ class ExportDone:
         return f"Wrote {len(self.tables)} tables ({rows:,} rows) and manifest.json to {self.folder}{anon}"
 
 
-def export_analysis(request: ExportRequest, session: CaptureSession, context: BuildContext) -> ExportDone:
-    """Write every table of the session's analysis as it stands now; errors come back as text."""
+def export_analysis(
+    request: ExportRequest,
+    snapshot: AnalysisSnapshot,
+    statuses: list[SourceStatus],
+    context: BuildContext,
+) -> ExportDone:
+    """Write every table of an analysis snapshot; errors come back as text."""
     from engine.config import load_settings
     from engine.dataframes import AnalysisResult
     from engine.enrich.geo import shared_geo
@@ -52,8 +58,6 @@ def export_analysis(request: ExportRequest, session: CaptureSession, context: Bu
     folder = Path(request.folder).expanduser()
     try:
         settings = load_settings(None)
-        snapshot = session.snapshot()
-        statuses = list(session.statuses)
         anonymiser = None
         if request.anonymise:
             key = load_or_create_key(settings.data_dir)

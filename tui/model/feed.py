@@ -22,6 +22,7 @@ from engine.metadata.dns_log import LOG_LIMIT
 from engine.session import CaptureSession, Progress, SessionMode
 from tui.model.build import BuildContext, build_model, snapshot_options
 from tui.model.dashboard import DashboardModel, ModelRequest
+from tui.model.export_request import ExportDone, ExportRequest, export_analysis
 from tui.model.geo import GeoLookup
 from tui.model.investigation_build import InvestigationState
 from tui.model.sources import WatchSpec, watch_status
@@ -94,6 +95,7 @@ class EngineFeed(Protocol):
     def set_speed(self, speed: float | None) -> None: ...
     def progress(self) -> Progress: ...
     def model(self, request: ModelRequest) -> DashboardModel: ...
+    def export(self, request: ExportRequest) -> ExportDone: ...
 
 
 class ThreadFeed:
@@ -148,6 +150,9 @@ class ThreadFeed:
 
     def progress(self) -> Progress:
         return self.session.progress()
+
+    def export(self, request: ExportRequest) -> ExportDone:
+        return export_analysis(request, self.session.snapshot(), list(self.session.statuses), self.context)
 
     def model(self, request: ModelRequest) -> DashboardModel:
         with self._lock:

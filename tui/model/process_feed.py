@@ -16,6 +16,7 @@ from typing import Any
 from engine.errors import HomescopeError
 from engine.session import Progress
 from tui.model.dashboard import DashboardModel, ModelRequest
+from tui.model.export_request import ExportDone, ExportRequest
 from tui.model.feed import WATCH_STOP_SECONDS, EngineConfig, ThreadFeed
 
 _PROGRESS = "progress"
@@ -48,6 +49,8 @@ def _engine_main(config: EngineConfig, requests: Connection, control: Connection
                         feed.set_speed(value)
                 elif message == _PROGRESS:
                     requests.send(feed.session.progress())
+                elif isinstance(message, ExportRequest):
+                    requests.send(feed.export(message))
                 else:
                     try:
                         requests.send(feed.model(message))
@@ -146,4 +149,9 @@ class ProcessFeed:
     def model(self, request: ModelRequest) -> DashboardModel:
         answer = self._ask(request)
         assert isinstance(answer, DashboardModel)
+        return answer
+
+    def export(self, request: ExportRequest) -> ExportDone:
+        answer = self._ask(request)
+        assert isinstance(answer, ExportDone)
         return answer

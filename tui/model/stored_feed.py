@@ -15,6 +15,7 @@ from engine.session import Progress, SessionMode
 from engine.store import StoredAnalysis
 from tui.model.build import BuildContext, build_model
 from tui.model.dashboard import DashboardModel, ModelRequest
+from tui.model.export_request import ExportDone, ExportRequest, export_analysis
 from tui.model.investigation_build import InvestigationState
 
 STORE_MODE = "history"
@@ -88,6 +89,9 @@ class StoredFeed:
             drops=None,
             error=None,
         )
+
+    def export(self, request: ExportRequest) -> ExportDone:
+        return export_analysis(request, self.stored.snapshot, list(self.stored.sources), self.context)
 
     def model(self, request: ModelRequest) -> DashboardModel:
         with self._lock:
