@@ -33,8 +33,8 @@ IPHONE = "c4:61:8b:35:82:a9"  # Lucas-iPhone in the demo capture
 CAPTIVE = FlowEndpoints(189, "TCP", "192.168.2.17", 49152, "17.253.105.202", 80, 1709923365.81, 1709923366.14)
 
 
-def finished_feed() -> ThreadFeed:
-    feed = ThreadFeed(EngineConfig((str(DEMO),), timezone="UTC"))
+def finished_feed(config_file: str | None = None) -> ThreadFeed:
+    feed = ThreadFeed(EngineConfig((str(DEMO),), timezone="UTC", config_file=config_file))
     feed.start()
     deadline = time.monotonic() + 30
     while not feed.progress().finished:
@@ -65,6 +65,18 @@ def test_the_model_carries_findings_and_pickles() -> None:
     flows = copy.investigation.flows
     assert flows.table.total == flows.table.matched == 375 and len(flows.endpoints) == len(flows.table.rows)
     assert flows.endpoint(flows.table.rows[0].key).serial == int(flows.table.rows[0].key)
+
+
+def test_findings_follow_the_configured_rules(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[findings.new_device]\nenabled = false\n")
+    feed = finished_feed(str(config))
+    try:
+        model = feed.model(ModelRequest())
+    finally:
+        feed.stop()
+    titles = {r.title for r in model.investigation.findings.rows}
+    assert "New device" not in titles and "DNS over TLS" in titles
 
 
 def test_findings_are_evaluated_at_their_own_cadence() -> None:

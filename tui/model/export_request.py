@@ -57,7 +57,8 @@ def export_analysis(
 
     folder = Path(request.folder).expanduser()
     try:
-        settings = load_settings(None)
+        state = context.investigation
+        settings = state.settings if state is not None else load_settings(None)
         anonymiser = None
         if request.anonymise:
             key = load_or_create_key(settings.data_dir)

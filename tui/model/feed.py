@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from engine.address_scope import HomeNetwork
 from engine.analysis import Analysis
 from engine.capture.source import CaptureSet
+from engine.config import load_settings
 from engine.labels import Labels
 from engine.metadata.dns_log import LOG_LIMIT
 from engine.session import CaptureSession, Progress, SessionMode
@@ -41,6 +42,7 @@ class EngineConfig:
     labels_file: str | None = None
     timezone: str = "local"  # "local" or an IANA name
     watch: WatchSpec | None = None  # a live capture or a followed folder instead of `paths`
+    config_file: str | None = None  # the configuration file (None: the default one), for findings and export
 
     def tzinfo(self) -> dt.tzinfo:
         if self.timezone == "local":
@@ -54,7 +56,8 @@ class EngineConfig:
     def context(self, geo: GeoLookup | None = None) -> BuildContext:
         paths = (self.watch.label,) if self.watch is not None else self.paths
         labels = self.labels()
-        investigation = InvestigationState(self.labels_file, labels, self.timezone)
+        settings = load_settings(Path(self.config_file) if self.config_file else None)
+        investigation = InvestigationState(self.labels_file, labels, self.timezone, settings)
         return BuildContext(
             paths=paths, tz=self.tzinfo(), labels=labels, geo=geo, investigation=investigation
         )

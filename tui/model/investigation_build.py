@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.analysis import AnalysisSnapshot
-from engine.config import default_settings
+from engine.config import Settings, default_settings
 from engine.labels import Labels
 from engine.views.devices import DeviceView
 from engine.views.flows import FlowView, flow_views
@@ -32,11 +32,14 @@ class InvestigationState:
     """What the investigation keeps between models of one session: the last findings and when they were
     evaluated, the labels (reloaded when the UI says it changed them) and the offline geo database."""
 
-    def __init__(self, labels_file: str | None, labels: Labels | None, timezone: str) -> None:
+    def __init__(
+        self, labels_file: str | None, labels: Labels | None, timezone: str, settings: Settings | None = None
+    ) -> None:
         self.labels_file = labels_file
         self._labels = labels
         self._labels_version = 0
-        self.settings = replace(default_settings(), timezone=timezone)
+        # the configured rule options ([findings.<rule>]), as `homescope findings` uses them
+        self.settings = replace(settings or default_settings(), timezone=timezone)
         self._findings = FindingsModel()
         self._evaluated_at = -1e9
         self._geo: Any = None

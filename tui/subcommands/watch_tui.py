@@ -103,6 +103,7 @@ def run_watch(kind: WatchKind, args: argparse.Namespace) -> int:
         labels_file=str(settings.labels_file),
         timezone=settings.timezone,
         watch=WatchSpec.from_args(kind, args),
+        config_file=getattr(args, "config", None),
     )
     feed: EngineFeed
     if args.engine == "process":
@@ -127,6 +128,6 @@ def run_stored(args: argparse.Namespace) -> int:
     stored = load_stored(args, settings)
     labels_path = settings.labels_file
     labels = Labels.load(labels_path) if labels_path is not None and labels_path.exists() else None
-    investigation = InvestigationState(str(labels_path), labels, settings.timezone)
+    investigation = InvestigationState(str(labels_path), labels, settings.timezone, settings)
     feed = StoredFeed(stored, tz=settings.tzinfo(), labels=labels, investigation=investigation)
     return _run_app(feed, settings)
