@@ -122,6 +122,8 @@ class ModelPump(App[int]):
             bar.show(replace(model.status, frozen=self.frozen))
 
     def on_dashboard_updated(self, message: DashboardUpdated) -> None:
+        if not self.screen_stack:  # the app is closing (or not built yet): nothing to show it on
+            return
         if self.frozen and self._built_request == self._frozen_request:
             self._show_status(message.model)
             self.report_problems(message.model)
