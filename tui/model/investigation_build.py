@@ -23,7 +23,8 @@ from tui.model.dashboard import Series, TableModel, TableRow
 from tui.model.formatting import DASH, bytes_text, clock_text, count_text
 from tui.model.investigation import FindingRow, FindingsModel, FlowEndpoints, FlowsModel, RemoteDetail
 
-FINDINGS_PERIOD = 5.0  # wall seconds between evaluations of the rules while ingesting
+FINDINGS_PERIOD = 5.0  # wall seconds between evaluations of the rules while ingesting, at least
+FINDINGS_SHARE = 0.05  # and at most this share of the time: the rules compete with ingest for the GIL
 FLOW_ROWS = 500
 ACTIVITY_BINS = 60
 
@@ -42,6 +43,7 @@ class InvestigationState:
         self.settings = replace(settings or default_settings(), timezone=timezone)
         self._findings = FindingsModel()
         self._evaluated_at = -1e9
+        self._evaluation_seconds = 0.0  # how long the last evaluation took
         self._geo: Any = None
         self._lock = threading.Lock()
 
@@ -70,10 +72,12 @@ class InvestigationState:
         device_names: Mapping[int, str],
         tz: dt.tzinfo,
     ) -> FindingsModel:
-        """The findings, evaluated again at most every FINDINGS_PERIOD seconds, and once at the end."""
+        """The findings, evaluated again at most every FINDINGS_PERIOD seconds (longer when evaluating
+        takes long: a busy replay grows the tables the rules read), and once at the end."""
         now = time.monotonic()
         with self._lock:
-            due = now - self._evaluated_at >= FINDINGS_PERIOD or (finished and not self._findings.final)
+            period = max(FINDINGS_PERIOD, self._evaluation_seconds / FINDINGS_SHARE)
+            due = now - self._evaluated_at >= period or (finished and not self._findings.final)
             if not due:
                 return self._findings
             self._evaluated_at = now
@@ -83,6 +87,7 @@ class InvestigationState:
         model = findings_model(found, snapshot, device_names, tz, final=finished)
         with self._lock:
             self._findings = model
+            self._evaluation_seconds = time.monotonic() - now
         return model
 
 
