@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 
 from engine import __version__
 from engine.errors import ExitCode, HomescopeError, UsageError
+from tui.subcommands.remote_options import add_ssh_options
 
 if TYPE_CHECKING:
+    from engine.capture.ssh_target import SshSettings
     from tui.model.feed import EngineFeed
 
 
@@ -45,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         "captures",
         nargs="*",
         metavar="CAPTURE",
-        help="capture files, or - for stdin (none with --from-store)",
+        help="capture files, or - for stdin, or USER@HOST:/path for a file on another machine (read over "
+        "SSH); none with --from-store",
     )
     report.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
     report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
@@ -74,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         "change the speed, ? lists every key.",
     )
     replay.add_argument(
-        "captures", nargs="*", metavar="CAPTURE", help="capture files (none with --from-store)"
+        "captures",
+        nargs="*",
+        metavar="CAPTURE",
+        help="capture files, or USER@HOST:/path for a file on another machine (read over SSH as it is "
+        "replayed); none with --from-store",
     )
     _add_replay_options(replay)
 
@@ -82,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
 
     history.add_store_options(report, records_by_default=False, reads=True)
     _add_replay_store_options(replay)
+    for parser_with_files in (report, replay):
+        add_ssh_options(parser_with_files, print_command=False)
 
     for module in SUBCOMMANDS:
         module.register(sub)
@@ -154,7 +163,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         stored = history.load_stored(args, settings)
         snapshot, statuses = stored.snapshot, stored.sources
     else:
-        capture = CaptureSet(list(args.captures))
+        capture = CaptureSet(list(args.captures), ssh=_ssh(args))
         # a report needs the largest flows and the DNS statistics, not every flow and lookup: keeping only
         # those holds memory flat however long the capture (the store, when recording, wants the whole log)
         analysis = Analysis(
@@ -188,16 +197,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return int(_exit_code_for(statuses))
 
 
-def _check_inputs(paths: Sequence[str]) -> None:
-    """Open each capture once before the TUI starts: when none can be read, fail with the reasons."""
-    from engine.capture.source import open_capture
-    from engine.errors import CaptureError
+def _ssh(args: argparse.Namespace) -> SshSettings:
+    """How to run ssh for files on another machine (the demo's arguments have no ssh options)."""
+    from engine.capture.ssh_target import SshSettings
 
-    problems = []
+    return SshSettings(
+        config_file=getattr(args, "ssh_config", None) or None,
+        options=tuple(getattr(args, "ssh_option", None) or ()),
+    )
+
+
+def _check_inputs(paths: Sequence[str], ssh: SshSettings) -> None:
+    """Open each capture once before the TUI starts: when none can be read, fail with the reasons."""
+    from engine.capture.remote_file import open_remote_capture
+    from engine.capture.source import is_remote_file, open_capture
+    from engine.errors import CaptureError, RemoteError
+
+    problems: list[HomescopeError] = []
     for path in paths:
         try:
-            open_capture(path).stream.close()
-        except CaptureError as err:
+            if is_remote_file(path):
+                open_remote_capture(path, ssh=ssh).stream.close()
+            else:
+                open_capture(path).stream.close()
+        except (CaptureError, RemoteError) as err:
             problems.append(err)
     if problems and len(problems) == len(paths):
         if len(problems) == 1:
@@ -228,10 +251,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.USAGE)
-    _check_inputs(paths)
+    _check_inputs(paths, _ssh(args))
     settings = load_settings()
     config = EngineConfig(
         paths=tuple(paths),
+        ssh=_ssh(args),
         speed=None if args.speed == "max" else float(args.speed),
         paused=args.paused,
         home_prefixes=tuple(str(p) for p in settings.home_prefixes),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
@@ -12,7 +13,8 @@ from engine.capture.byte_stream import ByteStream, open_byte_stream
 from engine.capture.pcap import PCAP_MAGICS, PcapReader
 from engine.capture.pcapng import PcapngReader, section_byte_order
 from engine.capture.records import Problem, RecordBatch, SourceStatus
-from engine.errors import CaptureError
+from engine.capture.ssh_target import SshSettings, is_remote_spec
+from engine.errors import CaptureError, RemoteError
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
@@ -163,11 +165,14 @@ class CaptureSet:
     ordered: bool = True
     # where to resume reading each file (by path): a saved `RecordBatch.end_offset`
     start_offsets: dict[str, int] = field(default_factory=dict)
+    # how to run ssh for files on another machine (USER@HOST:/path): the user's own ssh by default
+    ssh: SshSettings | None = None
 
     def __post_init__(self) -> None:
         order = list(range(len(self.paths)))
         if self.ordered and len(self.paths) > 1 and "-" not in self.paths:
-            starts = [first_timestamp(p) for p in self.paths]
+            # a remote file is not opened twice to find its first packet: it keeps its place at the end
+            starts = [None if is_remote_file(p) else first_timestamp(p) for p in self.paths]
             order.sort(key=lambda i: (math.inf if starts[i] is None else starts[i], i))
         self.paths = [self.paths[i] for i in order]
         self.statuses = [SourceStatus(path=p) for p in self.paths]
@@ -176,11 +181,22 @@ class CaptureSet:
         for index, path in enumerate(self.paths):
             status = self.statuses[index]
             try:
-                cap = open_capture(
-                    path, source_index=index, status=status, start_offset=self.start_offsets.get(path, 0)
-                )
-            except CaptureError as err:
+                if is_remote_file(path):
+                    from engine.capture.remote_file import open_remote_capture
+
+                    cap = open_remote_capture(path, ssh=self.ssh, source_index=index, status=status)
+                else:
+                    cap = open_capture(
+                        path, source_index=index, status=status, start_offset=self.start_offsets.get(path, 0)
+                    )
+            except (CaptureError, RemoteError) as err:
                 status.add_problem(Problem(err.kind, err.message))
                 status.finished = True
                 continue
             yield from cap.batches(chunk_size)
+
+
+def is_remote_file(path: str) -> bool:
+    """Whether `path` names a file on another machine (USER@HOST:/path, ssh://...), read over SSH. A local
+    file of that name wins."""
+    return path != "-" and is_remote_spec(path) and not os.path.exists(path)

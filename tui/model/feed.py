@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from engine.address_scope import HomeNetwork
 from engine.analysis import Analysis
 from engine.capture.source import CaptureSet
+from engine.capture.ssh_target import SshSettings
 from engine.config import load_settings
 from engine.labels import Labels
 from engine.metadata.dns_log import LOG_LIMIT
@@ -43,6 +44,7 @@ class EngineConfig:
     timezone: str = "local"  # "local" or an IANA name
     watch: WatchSpec | None = None  # a live capture or a followed folder instead of `paths`
     config_file: str | None = None  # the configuration file (None: the default one), for findings and export
+    ssh: SshSettings | None = None  # how to run ssh for capture files on another machine (USER@HOST:/path)
 
     def tzinfo(self) -> dt.tzinfo:
         if self.timezone == "local":
@@ -78,7 +80,10 @@ class EngineConfig:
                 analysis.close()
                 raise
         return CaptureSession(
-            CaptureSet(list(self.paths)), mode=self.mode, speed=self.speed, analysis=Analysis(home=home)
+            CaptureSet(list(self.paths), ssh=self.ssh),
+            mode=self.mode,
+            speed=self.speed,
+            analysis=Analysis(home=home),
         )
 
 

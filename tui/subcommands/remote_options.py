@@ -11,7 +11,8 @@ if TYPE_CHECKING:  # the engine is imported when a command runs: `homescope --he
     from engine.capture.ssh_target import SshSettings
 
 
-def add_ssh_options(parser: argparse.ArgumentParser) -> None:
+def add_ssh_options(parser: argparse.ArgumentParser, *, print_command: bool = True) -> None:
+    """--ssh-option and --ssh-config (and --print-command, for live and follow)."""
     group = parser.add_argument_group(
         "over SSH",
         "homescope runs your own ssh command (your keys, agent and ~/.ssh/config; it never asks for a "
@@ -25,6 +26,8 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
         help="an ssh option (as ssh -o), e.g. Port=2222 or IdentityFile=~/.ssh/pi; repeatable",
     )
     group.add_argument("--ssh-config", metavar="FILE", help="the ssh configuration file to use (as ssh -F)")
+    if not print_command:
+        return
     group.add_argument(
         "--print-command",
         action="store_true",
