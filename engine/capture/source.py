@@ -196,7 +196,9 @@ class CaptureSet:
             yield from cap.batches(chunk_size)
 
 
-def is_remote_file(path: str) -> bool:
+def is_remote_file(path: str | os.PathLike[str]) -> bool:
     """Whether `path` names a file on another machine (USER@HOST:/path, ssh://...), read over SSH. A local
     file of that name wins."""
+    if not isinstance(path, str):  # a Path object (from Python callers) is always local
+        return False
     return path != "-" and is_remote_spec(path) and not os.path.exists(path)

@@ -117,6 +117,12 @@ def test_follow_sees_the_capture_services_ring_while_it_is_written() -> None:
             stderr = ring.stop()
             assert ring.received_dropped(stderr) == (sent, 0), stderr
             wait_for_packets(follower, sent, timeout=15)
+            # every packet is in; a file counts as read to its end once the follower has seen the next
+            # one begin, which may take a poll or two more on a loaded machine
+            newest = max(int(p.name.split("_")[1]) for p in ring.ring_files())
+            deadline = time.monotonic() + 15
+            while read_events(follower, "progress", timeout=15)[-1]["files_read"] < newest - 1:
+                assert time.monotonic() < deadline, "the follower did not finish the rotated files"
             follower.send_signal(signal.SIGINT)
             final = read_events(follower, "final", timeout=20)[-1]
             assert follower.wait(20) == 0, follower.stderr.read() if follower.stderr else ""
