@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 PANES = (("device-remotes", "Remotes"), ("device-dns", "DNS names"), ("device-protocols", "Protocols"))
 COMPACT_WIDTH = 140
+SHORT_HEIGHT = 36  # below this, the facts box gets fewer lines (and more columns)
 
 
 class DeviceScreen(Screen[None]):
@@ -62,7 +63,12 @@ class DeviceScreen(Screen[None]):
         self.homescope.update_request(detail_device=self.key)
 
     def on_resize(self, event: Resize) -> None:
-        self.set_class(event.size.width < COMPACT_WIDTH or event.size.height < 30, "-compact")
+        compact = event.size.width < COMPACT_WIDTH or event.size.height < 30
+        short = event.size.height < SHORT_HEIGHT
+        self.set_class(compact, "-compact")
+        self.set_class(short, "-short")
+        # the facts box's inner lines: its max-height (device.tcss, DeviceFacts) less the border
+        self.query_one(DeviceFacts).set_max_lines(3 if short else 6)
 
     def on_screen_resume(self) -> None:
         self.homescope.update_request(detail_device=self.key)  # a screen opened from here may have changed it
