@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import __version__
 from engine.errors import ExitCode, HomescopeError, UsageError
+from tui.subcommands.common import guarded
 from tui.subcommands.remote_options import add_ssh_options
 
 if TYPE_CHECKING:
@@ -311,35 +310,18 @@ def _exit_code_for(statuses: Sequence[object]) -> ExitCode:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "report":
-            return _cmd_report(args)
-        if args.command == "replay":
-            return _cmd_replay(args)
-        if getattr(args, "subcommand_run", None) is not None:
-            return int(args.subcommand_run(args))
-        return _cmd_demo()
-    except HomescopeError as err:
-        print(f"homescope: {err.title}: {err.message}", file=sys.stderr)
-        return int(err.exit_code)
-    except KeyboardInterrupt:
-        print("homescope: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # the reader of our output went away (e.g. `| head`): not an error worth a message
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitCode.OK)
-    except Exception:
-        if os.environ.get("HOMESCOPE_DEBUG"):
-            traceback.print_exc()
-        print(
-            "homescope: internal error: this is a bug in homescope. Run again with HOMESCOPE_DEBUG=1 to see "
-            "the details, and please report them.",
-            file=sys.stderr,
-        )
-        return int(ExitCode.INTERNAL_ERROR)
+    args = _parser().parse_args(argv)
+    return guarded(_dispatch)(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "report":
+        return _cmd_report(args)
+    if args.command == "replay":
+        return _cmd_replay(args)
+    if getattr(args, "subcommand_run", None) is not None:
+        return int(args.subcommand_run(args))
+    return _cmd_demo()
 
 
 def run() -> None:

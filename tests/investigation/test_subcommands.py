@@ -3,7 +3,6 @@ their register() built, run through run(args), checked for output, messages and 
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -14,17 +13,11 @@ import pytest
 
 from engine.errors import ExitCode
 from tests.conftest import REPO, fixture_path
-from tui.subcommands import SUBCOMMANDS, export, findings, lookup
+from tui.cli import main
 
 
 def homescope(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="homescope")
-    sub = parser.add_subparsers(dest="command")
-    for module in SUBCOMMANDS:
-        module.register(sub)
-    args = parser.parse_args(list(argv))
-    runs = {"findings": findings.run, "export": export.run, "lookup": lookup.run}
-    return runs[args.command](args)
+    return main(list(argv))
 
 
 def test_findings_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -90,8 +90,8 @@ def exit_code_for(statuses: Sequence[SourceStatus]) -> ExitCode:
 
 
 def guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A subcommand that reports every error as one line and an exit code, never as a traceback
-    (HOMESCOPE_DEBUG=1 shows the traceback of an unexpected error)."""
+    """A command that reports every error as one line and an exit code, never as a traceback
+    (HOMESCOPE_DEBUG=1 shows the traceback of an unexpected error). `homescope` runs every command so."""
 
     @functools.wraps(run)
     def wrapper(args: argparse.Namespace) -> int:
@@ -104,6 +104,7 @@ def guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
             print("homescope: interrupted", file=sys.stderr)
             return int(ExitCode.INTERRUPTED)
         except BrokenPipeError:
+            # the reader of our output went away (e.g. `| head`): not an error worth a message
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return int(ExitCode.OK)
         except Exception:

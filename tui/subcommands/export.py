@@ -12,7 +12,6 @@ from tui.subcommands.common import (
     add_settings_options,
     analyse_captures,
     exit_code_for,
-    guarded,
     load_settings_and_labels,
     report_problems,
     usage_error,
@@ -75,7 +74,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(subcommand_run=run)
 
 
-@guarded
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 

@@ -13,7 +13,6 @@ from tui.subcommands.common import (
     add_settings_options,
     analyse_captures,
     exit_code_for,
-    guarded,
     load_settings_and_labels,
     report_problems,
     usage_error,
@@ -84,7 +83,6 @@ def render_text(findings: list[Finding], tz: Any) -> str:
     return "\n".join(lines)
 
 
-@guarded
 def run(args: argparse.Namespace) -> int:
     from engine import __version__
     from engine.enrich.geo import shared_geo

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.capture.remote_follow import RemoteDumpFollower
     from engine.capture.ssh_target import is_remote_spec, parse_remote
     from engine.errors import HomescopeError
-    from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+    from tui.subcommands.watch_headless import Output, open_headless, report_error, run_session
     from tui.subcommands.watch_store import note, start_recording, stop_recording
     from tui.subcommands.watch_tui import wants_tui
 
@@ -137,20 +137,13 @@ def run(args: argparse.Namespace) -> int:
         return print_command(remote_follower.command())
     if wants_tui(args):
         return run_tui(args)
-    try:
-        analysis, labels = make_analysis(args.config)
-    except HomescopeError as err:
-        report_error(err, output)
-        return int(err.exit_code)
-    try:
-        session = open_session(args, analysis)
-    except HomescopeError as err:
-        analysis.close()
-        report_error(err, output)
-        return int(err.exit_code)
+    opened = open_headless(args, output, open_session)
+    if isinstance(opened, int):
+        return opened
+    session, labels = opened
     follower = session.source
     assert isinstance(follower, (DumpFollower, RemoteDumpFollower))
-    recording = start_recording(args, session, analysis, mode="follow", say=lambda t: note(output, t))
+    recording = start_recording(args, session, session.analysis, mode="follow", say=lambda t: note(output, t))
     resumed = recording.resumed_at if recording is not None else None
     if resumed is not None:
         where = f"going on at {resumed.file} byte {resumed.offset:,} (where the history store's record ends)"

@@ -135,7 +135,7 @@ def remote_command(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from engine.capture.live import LiveCapture
     from engine.errors import HomescopeError
-    from tui.subcommands.watch_headless import Output, make_analysis, report_error, run_session
+    from tui.subcommands.watch_headless import Output, open_headless, report_error, run_session
     from tui.subcommands.watch_store import note, start_recording, stop_recording
     from tui.subcommands.watch_tui import wants_tui
 
@@ -152,17 +152,10 @@ def run(args: argparse.Namespace) -> int:
             return int(err.exit_code)
     if wants_tui(args):
         return run_tui(args)
-    try:
-        analysis, labels = make_analysis(args.config)
-    except HomescopeError as err:
-        report_error(err, output)
-        return int(err.exit_code)
-    try:
-        session = open_session(args, analysis)
-    except HomescopeError as err:
-        analysis.close()
-        report_error(err, output)
-        return int(err.exit_code)
+    opened = open_headless(args, output, open_session)
+    if isinstance(opened, int):
+        return opened
+    session, labels = opened
     source = session.source
     assert isinstance(source, LiveCapture)
     what = f"filter {args.capture_filter!r}" if args.capture_filter else "no filter"
@@ -178,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             f"homescope live: capturing on {args.interface} with {source.tool} ({what}, {snap}); "
             "Ctrl-C stops and prints the report"
         )
-    recording = start_recording(args, session, analysis, mode="live", say=lambda t: note(output, t))
+    recording = start_recording(args, session, session.analysis, mode="live", say=lambda t: note(output, t))
     if recording is not None:
         output.text(f"  recording into {recording.store.path} (--no-store: do not)")
     output.event(

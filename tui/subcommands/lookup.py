@@ -18,7 +18,6 @@ from tui.subcommands.common import (
     add_settings_options,
     analyse_captures,
     exit_code_for,
-    guarded,
     load_settings_and_labels,
     report_problems,
     usage_error,
@@ -146,7 +145,6 @@ def _text(
     return "\n".join(lines) + "\n"
 
 
-@guarded
 def run(args: argparse.Namespace) -> int:
     from engine.address_scope import classify_text
     from engine.enrich.geo import shared_geo

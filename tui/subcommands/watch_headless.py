@@ -86,6 +86,28 @@ def make_analysis(config: str | None) -> tuple[Analysis, Any]:
     return analysis, labels
 
 
+def open_headless(
+    args: argparse.Namespace,
+    output: Output,
+    open_session: Callable[[argparse.Namespace, Analysis], WatchSession],
+) -> tuple[WatchSession, Any] | int:
+    """The analysis, the labels and the command's session (not started), or the exit code of an error
+    already told: what `live` and `follow` do before running headless."""
+    from engine.errors import HomescopeError
+
+    try:
+        analysis, labels = make_analysis(args.config)
+    except HomescopeError as err:
+        report_error(err, output)
+        return int(err.exit_code)
+    try:
+        return open_session(args, analysis), labels
+    except HomescopeError as err:
+        analysis.close()
+        report_error(err, output)
+        return int(err.exit_code)
+
+
 @dataclass
 class Output:
     """Where the summary goes, as text or JSON lines."""
