@@ -7,20 +7,18 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from engine.capture.follow import DumpFollower, FollowState, ResumePoint
-from engine.capture.records import RecordBatch
 from engine.capture.watch_session import follow_session
 from engine.errors import CaptureError
 from engine.session import SessionMode
+from tests.live.following import Following, run_in_thread
 from tests.live.writers import (
     RingWriter,
     gzip_and_remove,
-    numbers_in,
     pcap_file,
     pcap_header,
     pcap_packet,
@@ -35,50 +33,8 @@ from tests.live.writers import (
 POLL = 0.02
 
 
-@dataclass
-class Following:
-    """A follower running in a thread, collecting what it hands out."""
-
-    follower: DumpFollower
-    batches: list[RecordBatch] = field(default_factory=list)
-    error: BaseException | None = None
-    thread: threading.Thread | None = None
-
-    @property
-    def numbers(self) -> list[int]:
-        return numbers_in(list(self.batches))
-
-    def count(self) -> int:
-        return sum(len(b) for b in list(self.batches))
-
-    def wait_count(self, n: int, timeout: float = 15) -> None:
-        wait_for(lambda: self.count() >= n or self.error is not None, timeout, f"{n} packets")
-        if self.error is not None:
-            raise self.error
-
-    def stop(self) -> None:
-        self.follower.stop()
-        assert self.thread is not None
-        self.thread.join(5)
-        assert not self.thread.is_alive(), "the follower did not stop"
-        if self.error is not None:
-            raise self.error
-
-
 def follow(directory: Path, **kwargs: object) -> Following:
-    follower = DumpFollower(str(directory), poll_interval=POLL, **kwargs)  # type: ignore[arg-type]
-    run = Following(follower)
-
-    def target() -> None:
-        try:
-            for batch in follower.batches():
-                run.batches.append(batch)
-        except BaseException as err:
-            run.error = err
-
-    run.thread = threading.Thread(target=target, daemon=True)
-    run.thread.start()
-    return run
+    return run_in_thread(DumpFollower(str(directory), poll_interval=POLL, **kwargs))  # type: ignore[arg-type]
 
 
 @pytest.fixture

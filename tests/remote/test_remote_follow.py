@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,10 +20,10 @@ from engine.capture.watch_session import remote_follow_session
 from engine.errors import CaptureError, ExitCode, RemoteError
 from engine.session import SessionMode
 from tests.conftest import fixture_path
+from tests.live.following import Following, run_in_thread
 from tests.live.writers import (
     RingWriter,
     gzip_and_remove,
-    numbers_in,
     pcap_file,
     pcapng_file,
     pcapng_header,
@@ -39,47 +37,8 @@ from tests.remote.sshd import ALIAS, SshServer
 POLL = 0.05
 
 
-@dataclass
-class Following:
-    follower: RemoteDumpFollower | DumpFollower
-    batches: list[RecordBatch] = field(default_factory=list)
-    error: BaseException | None = None
-    thread: threading.Thread | None = None
-
-    @property
-    def numbers(self) -> list[int]:
-        return numbers_in(list(self.batches))
-
-    def count(self) -> int:
-        return sum(len(b) for b in list(self.batches))
-
-    def wait_count(self, n: int, timeout: float = 30) -> None:
-        wait_for(lambda: self.count() >= n or self.error is not None, timeout, f"{n} packets")
-        if self.error is not None:
-            raise self.error
-
-    def stop(self) -> None:
-        self.follower.stop()
-        assert self.thread is not None
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "the follower did not stop"
-        if self.error is not None:
-            raise self.error
-
-
 def run(follower: RemoteDumpFollower | DumpFollower) -> Following:
-    following = Following(follower)
-
-    def target() -> None:
-        try:
-            for batch in follower.batches():
-                following.batches.append(batch)
-        except BaseException as err:
-            following.error = err
-
-    following.thread = threading.Thread(target=target, daemon=True)
-    following.thread.start()
-    return following
+    return run_in_thread(follower)
 
 
 @pytest.fixture
