@@ -26,7 +26,7 @@ from engine.analysis import AnalysisSnapshot
 from engine.config import Settings
 from engine.decode.decoder import TS_MAX, TS_MIN
 from engine.findings.model import MAX_REFERENCES, FindingDevice, FindingRemote
-from engine.flows.contacts import ContactTable, contact_table
+from engine.flows.contact_table import ContactTable, contact_table
 from engine.labels import Labels
 from engine.views.devices import DeviceView, device_views
 

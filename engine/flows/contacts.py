@@ -27,8 +27,8 @@ The server name of a flow comes from the payload inspector, which may run in ano
 hands flows to the log once their names are known (engine/analysis.py).
 
 `ContactLog.snapshot()` gives an immutable `ContactLogSnapshot` (read-only arrays) another thread may read;
-`contact_table(log, flows)` joins it with flows not in the log (the active ones) into the `ContactTable`
-the rules read: one row per key, then one row per extra flow.
+`contact_table(log, flows)` (engine/flows/contact_table.py) joins it with flows not in the log (the active
+ones) into the `ContactTable` the rules read: one row per key, then one row per extra flow.
 """
 
 from __future__ import annotations
@@ -100,14 +100,6 @@ class EventChunk:
     def __len__(self) -> int:
         return int(self.row.shape[0])
 
-    def take(self, index: npt.NDArray[Any] | slice, row: I32 | None = None) -> EventChunk:
-        return EventChunk(
-            _readonly(self.row[index] if row is None else row),
-            _readonly(self.start[index]),
-            _readonly(self.end[index]),
-            _readonly(self.serial[index]),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class BinChunk:
@@ -126,54 +118,38 @@ class BinChunk:
     def __len__(self) -> int:
         return int(self.row.shape[0])
 
-    def take(self, index: npt.NDArray[Any] | slice, row: I32 | None = None) -> BinChunk:
-        return BinChunk(
-            _readonly(self.row[index] if row is None else row),
-            _readonly(self.bin[index]),
-            _readonly(self.bytes[index]),
-            _readonly(self.touches[index]),
-            _readonly(self.starts[index]),
-            _readonly(self.t_from[index]),
-            _readonly(self.t_to[index]),
-        )
+
+_Chunk = TypeVar("_Chunk", EventChunk, BinChunk)
+# the dtypes of an empty chunk's columns, in field order (`row` first)
+_EMPTY: dict[type, tuple[type, ...]] = {
+    EventChunk: (np.int32, np.float64, np.float64, np.int64),
+    BinChunk: (np.int32, np.int64, np.float64, np.int32, np.int32, np.float32, np.float32),
+}
 
 
-def _concat_events(chunks: Iterable[EventChunk]) -> EventChunk:
-    parts = list(chunks)
-    if len(parts) == 1:
-        return parts[0]
-    return EventChunk(
-        _readonly(np.concatenate([c.row for c in parts]) if parts else np.zeros(0, np.int32)),
-        _readonly(np.concatenate([c.start for c in parts]) if parts else np.zeros(0)),
-        _readonly(np.concatenate([c.end for c in parts]) if parts else np.zeros(0)),
-        _readonly(np.concatenate([c.serial for c in parts]) if parts else np.zeros(0, np.int64)),
-    )
+def _take(chunk: _Chunk, index: npt.NDArray[Any] | slice, row: I32 | None = None) -> _Chunk:
+    """The entries `index` of a chunk (read-only), with their rows replaced by `row` when given."""
+    columns = [_readonly(getattr(chunk, f.name)[index]) for f in fields(chunk)]
+    if row is not None:
+        columns[0] = _readonly(row)
+    return type(chunk)(*columns)
 
 
-def _concat_bins(chunks: Iterable[BinChunk]) -> BinChunk:
+def concat_chunks(kind: type[_Chunk], chunks: Iterable[_Chunk]) -> _Chunk:
+    """The chunks one after the other, as one chunk."""
     parts = list(chunks)
     if len(parts) == 1:
         return parts[0]
     if not parts:
-        return BinChunk(
-            *(
-                _readonly(np.zeros(0, dtype=dt))
-                for dt in (np.int32, np.int64, np.float64, np.int32, np.int32, np.float32, np.float32)
-            )
-        )
-    return BinChunk(
-        *(_readonly(np.concatenate([getattr(c, f.name) for c in parts])) for f in fields(BinChunk))
-    )
-
-
-_Chunk = TypeVar("_Chunk", EventChunk, BinChunk)
+        return kind(*(_readonly(np.zeros(0, dtype=dt)) for dt in _EMPTY[kind]))
+    return kind(*(_readonly(np.concatenate([getattr(c, f.name) for c in parts])) for f in fields(kind)))
 
 
 # ---- a flow's view -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Flows:
+class ClientFlows:
     """Flows seen from the client: the key columns and the counters."""
 
     client_id: I64
@@ -196,7 +172,7 @@ class _Flows:
     serial: I64
 
     @staticmethod
-    def of(records: FlowRecords, labels: npt.NDArray[Any]) -> _Flows:
+    def of(records: FlowRecords, labels: npt.NDArray[Any]) -> ClientFlows:
         c = records.columns
         b = c["client"] == 1
 
@@ -205,7 +181,7 @@ class _Flows:
             return out
 
         payload = (c["payload_ab"] + c["payload_ba"]).astype(np.int64)
-        return _Flows(
+        return ClientFlows(
             client_id=side(records.a_id, records.b_id),
             server_id=side(records.b_id, records.a_id),
             client_dev=side(c["dev_a"], c["dev_b"]),
@@ -245,15 +221,15 @@ class _Flows:
         )
 
 
-def _plausible(ts: F64) -> Mask:
+def plausible_times(ts: F64) -> Mask:
     result: Mask = (ts >= TS_MIN) & (ts < TS_MAX)
     return result
 
 
-def _bins(row: I64, first: F64, last: F64, nbytes: I64, bin_seconds: int, since_bin: int) -> BinChunk:
+def bins_of_flows(row: I64, first: F64, last: F64, nbytes: I64, bin_seconds: int, since_bin: int) -> BinChunk:
     """Each flow's bytes shared out over the bins its lifetime touches (a flow without duration: whole in
     its bin), from bin index `since_bin` on."""
-    idx = np.flatnonzero(_plausible(first) & _plausible(last) & (last >= first))
+    idx = np.flatnonzero(plausible_times(first) & plausible_times(last) & (last >= first))
     f, la = first[idx], last[idx]
     first_bin = np.floor(f / bin_seconds).astype(np.int64)
     # the end is exclusive: a flow that ends on a bin's start does not touch that bin
@@ -352,7 +328,7 @@ class ContactLog:
         """Fold closed flows (with their labels and server names) into the log."""
         if not len(records):
             return
-        f = _Flows.of(records, labels)
+        f = ClientFlows.of(records, labels)
         ids = self._keys.intern(*f.key_columns())
         self._stats.ensure(len(self._keys))
         s = self._stats
@@ -369,10 +345,10 @@ class ContactLog:
         at_first = f.first_ts == first
         np.minimum.at(s["first_serial"], ids[at_first], f.serial[at_first])
         np.minimum.at(s["client_port"], ids, f.client_port)
-        ok = np.flatnonzero(_plausible(f.first_ts))
+        ok = np.flatnonzero(plausible_times(f.first_ts))
         np.add.at(s["events"], ids[ok], 1)
         self.flows += len(records)
-        ends = f.last_ts[_plausible(f.last_ts)]
+        ends = f.last_ts[plausible_times(f.last_ts)]
         if ends.size:
             self._clock = max(self._clock, float(ends.max()))
         if ok.size:
@@ -385,7 +361,7 @@ class ContactLog:
                 )
             )
             self._event_count += int(ok.size)
-        bins = _bins(
+        bins = bins_of_flows(
             ids, f.first_ts, f.last_ts, f.bytes_c2s + f.bytes_s2c, self.limits.bin_seconds, self._since_bin()
         )
         if len(bins):
@@ -435,7 +411,7 @@ class ContactLog:
     def _compact_events(self) -> None:
         """The newest `ring` flows per key, fewer for the busiest keys when over `max_events`; sorted by key,
         then start."""
-        events = _concat_events(self._events)
+        events = concat_chunks(EventChunk, self._events)
         if not len(events):
             return
         order = np.lexsort((events.serial, events.start, events.row))
@@ -445,19 +421,19 @@ class ContactLog:
         ends = np.cumsum(counts)
         from_end = ends[row] - 1 - np.arange(row.shape[0])
         keep = order[from_end < limit]
-        self._events = [events.take(keep)]
+        self._events = [_take(events, keep)]
         self._event_count = self._events_compacted = int(keep.shape[0])
 
     def _compact_bins(self) -> None:
         """One entry per key and bin, none older than the horizon, at most `max_bins` (the newest)."""
-        merged = merge_bins(_concat_bins(self._bins), self._since_bin())
+        merged = merge_bins(concat_chunks(BinChunk, self._bins), self._since_bin())
         budget = self.limits.max_bins
         if len(merged) > budget:
             cut = int(np.partition(merged.bin, len(merged) - budget)[len(merged) - budget])
             if int((merged.bin >= cut).sum()) > budget:
                 cut += 1
             self._bins_floor = max(self._bins_floor, cut)
-            merged = merged.take(np.flatnonzero(merged.bin >= self._since_bin()))
+            merged = _take(merged, np.flatnonzero(merged.bin >= self._since_bin()))
         self._bins = [merged] if len(merged) else []
         self._bin_count = self._bins_compacted = len(merged)
 
@@ -501,8 +477,8 @@ def _moved(chunk: _Chunk, new_of_old: I64) -> _Chunk:
     moved = new_of_old[chunk.row]
     kept = np.flatnonzero(moved >= 0)
     if kept.shape[0] == len(chunk):
-        return chunk.take(slice(None), _readonly(moved.astype(np.int32)))
-    return chunk.take(kept, _readonly(moved[kept].astype(np.int32)))
+        return _take(chunk, slice(None), _readonly(moved.astype(np.int32)))
+    return _take(chunk, kept, _readonly(moved[kept].astype(np.int32)))
 
 
 def _ring_limit(counts: I64, ring: int, budget: int) -> int:
@@ -525,7 +501,7 @@ def merge_bins(bins: BinChunk, since: int) -> BinChunk:
     dropping bins before index `since`."""
     fresh = np.flatnonzero(bins.bin >= since)
     if not fresh.size:
-        return bins.take(fresh)
+        return _take(bins, fresh)
     combined = (bins.row[fresh].astype(np.int64) << 32) | bins.bin[fresh]
     uniq, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -543,219 +519,3 @@ def merge_bins(bins: BinChunk, since: int) -> BinChunk:
         t_from=_readonly(t_from),
         t_to=_readonly(t_to),
     )
-
-
-# ---- what the rules read -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ContactTable:
-    """Contacts for the rules: one row per contact key of the log, then one row per extra flow (the active
-    ones). Rows carry the key columns and counters; `event_*` the kept flows of each row, grouped by row
-    (`event_offsets[r]:event_offsets[r + 1]`, not in time order); `bin_*` the traffic per time bin
-    (`bin_start` absolute, `bin_from`/`bin_to` the first and last moment of traffic in it)."""
-
-    client_id: I64
-    server_id: I64
-    client_dev: I64
-    server_dev: I64
-    server_port: I64
-    client_port: I64
-    proto: I64
-    label: I64
-    server_name: I64
-    flows: I64
-    bytes_c2s: I64
-    bytes_s2c: I64
-    packets_c2s: I64
-    packets_s2c: I64
-    payload: I64
-    first_ts: F64
-    last_ts: F64
-    first_serial: I64
-    events_total: I64  # flows of the row with a plausible start; more than its events when the ring is full
-    event_row: I64
-    event_start: F64
-    event_end: F64
-    event_serial: I64
-    event_offsets: I64
-    bin_row: I64
-    bin_start: F64
-    bin_bytes: F64
-    bin_touches: I64
-    bin_starts: I64
-    bin_from: F64
-    bin_to: F64
-    bin_seconds: int
-    bins_since: float  # bins are complete from this time on
-    evicted_keys: int = 0
-    evicted_flows: int = 0
-    evicted_bytes: int = 0
-
-    def __len__(self) -> int:
-        return int(self.flows.shape[0])
-
-    def truncated(self) -> Mask:
-        """Per row: some of its flows were let go from its ring."""
-        kept = np.diff(self.event_offsets)
-        result: Mask = kept < self.events_total
-        return result
-
-    def event_indices(self, rows: I64) -> I64:
-        """Indices into the event arrays of every kept flow of these rows."""
-        if rows.shape[0] == 1:
-            row = int(rows[0])
-            return np.arange(self.event_offsets[row], self.event_offsets[row + 1], dtype=np.int64)
-        starts = self.event_offsets[rows]
-        counts = self.event_offsets[rows + 1] - starts
-        total = int(counts.sum())
-        if not total:
-            return np.zeros(0, dtype=np.int64)
-        base = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-        result: I64 = base + np.arange(total, dtype=np.int64)
-        return result
-
-
-def contact_table(
-    log: ContactLogSnapshot | None,
-    extra: Iterable[tuple[FlowRecords, npt.NDArray[Any]]] = (),
-    *,
-    limits: ContactLimits | None = None,
-    clock: float | None = None,
-) -> ContactTable:
-    """The log's keys, then the `extra` flows one row each, as a ContactTable. Without a log (a snapshot
-    that has none), the extra flows alone. Bins older than the log's horizon before `clock` (default: the
-    newest time seen) are left out, so the table does not depend on when the log compacted."""
-    lim = log.limits if log is not None else (limits or ContactLimits())
-    cols: dict[str, list[npt.NDArray[Any]]] = {
-        name: [] for name in (*_KEY_NAMES, *_STAT_NAMES, "client_port", "first_serial", "events")
-    }
-    n_log = len(log) if log is not None else 0
-    event_parts: list[EventChunk] = list(log.events) if log is not None else []
-    bin_parts: list[BinChunk] = list(log.bins) if log is not None else []
-    newest = log.clock if log is not None else -np.inf
-    if log is not None:
-        for name, parts in cols.items():
-            parts.append(log.keys[name])
-    offset = n_log
-    extra_bins: list[tuple[I64, F64, F64, I64]] = []
-    for records, labels in extra:
-        if not len(records):
-            continue
-        f = _Flows.of(records, labels)
-        n = len(records)
-        rows = np.arange(offset, offset + n, dtype=np.int64)
-        for name in _KEY_NAMES:
-            cols[name].append(getattr(f, name))
-        for name in _STAT_NAMES:
-            cols[name].append(np.ones(n, dtype=np.int64) if name == "flows" else getattr(f, name))
-        cols["client_port"].append(f.client_port)
-        cols["first_serial"].append(f.serial)
-        ok = _plausible(f.first_ts)
-        cols["events"].append(ok.astype(np.int64))
-        event_parts.append(
-            EventChunk(
-                rows[ok].astype(np.int32),
-                f.first_ts[ok],
-                np.maximum(f.last_ts[ok], f.first_ts[ok]),
-                f.serial[ok],
-            )
-        )
-        extra_bins.append((rows, f.first_ts, f.last_ts, f.bytes_c2s + f.bytes_s2c))
-        ends = f.last_ts[_plausible(f.last_ts)]
-        if ends.size:
-            newest = max(newest, float(ends.max()))
-        offset += n
-    now = clock if clock is not None and np.isfinite(clock) else newest
-    floor = log.bins_floor if log is not None else 0
-    since = floor if not np.isfinite(now) else max(floor, int((now - lim.horizon_s) // lim.bin_seconds))
-    for rows, first, last, nbytes in extra_bins:
-        bin_parts.append(_bins(rows, first, last, nbytes, lim.bin_seconds, since))
-
-    def joined(name: str, dtype: Any) -> npt.NDArray[Any]:
-        parts = cols[name]
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-
-    size = offset
-    events = _concat_events(event_parts) if event_parts else _concat_events([])
-    row = events.row.astype(np.int64)
-    order = np.argsort(row, kind="stable")
-    row = row[order]
-    start, end, serial = events.start[order], events.end[order], events.serial[order]
-    counts = np.bincount(row, minlength=size)
-    if size and int(counts.max(initial=0)) > lim.ring:  # trim rows whose ring is over (not compacted yet)
-        over = counts[row] > lim.ring
-        sub = np.flatnonzero(over)
-        sub = sub[np.lexsort((serial[sub], start[sub], row[sub]))]
-        sub_rows = row[sub]
-        firsts = np.searchsorted(sub_rows, sub_rows, side="right")
-        drop = sub[(firsts - 1 - np.arange(sub.shape[0])) >= lim.ring]
-        keep = np.ones(row.shape[0], dtype=bool)
-        keep[drop] = False
-        row, start, end, serial = row[keep], start[keep], end[keep], serial[keep]
-        counts = np.bincount(row, minlength=size)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    bins = _concat_bins(bin_parts)
-    fresh = bins.bin >= since
-    bin_start = bins.bin[fresh].astype(np.float64) * lim.bin_seconds
-    flows = joined("flows", np.int64)
-    return ContactTable(
-        client_id=joined("client_id", np.int64),
-        server_id=joined("server_id", np.int64),
-        client_dev=joined("client_dev", np.int64),
-        server_dev=joined("server_dev", np.int64),
-        server_port=joined("server_port", np.int64),
-        client_port=joined("client_port", np.int64),
-        proto=joined("proto", np.int64),
-        label=joined("label", np.int64),
-        server_name=joined("server_name", np.int64),
-        flows=flows,
-        bytes_c2s=joined("bytes_c2s", np.int64),
-        bytes_s2c=joined("bytes_s2c", np.int64),
-        packets_c2s=joined("packets_c2s", np.int64),
-        packets_s2c=joined("packets_s2c", np.int64),
-        payload=joined("payload", np.int64),
-        first_ts=joined("first_ts", np.float64),
-        last_ts=joined("last_ts", np.float64),
-        first_serial=joined("first_serial", np.int64),
-        events_total=joined("events", np.int64),
-        event_row=row,
-        event_start=start,
-        event_end=end,
-        event_serial=serial,
-        event_offsets=offsets,
-        bin_row=bins.row[fresh].astype(np.int64),
-        bin_start=bin_start,
-        bin_bytes=bins.bytes[fresh].astype(np.float64),
-        bin_touches=bins.touches[fresh].astype(np.int64),
-        bin_starts=bins.starts[fresh].astype(np.int64),
-        bin_from=bin_start + bins.t_from[fresh],
-        bin_to=bin_start + bins.t_to[fresh],
-        bin_seconds=lim.bin_seconds,
-        bins_since=float(since) * lim.bin_seconds,
-        evicted_keys=log.evicted_keys if log is not None else 0,
-        evicted_flows=log.evicted_flows if log is not None else 0,
-        evicted_bytes=log.evicted_bytes if log is not None else 0,
-    )
-
-
-_KEY_NAMES = (
-    "client_id",
-    "server_id",
-    "client_dev",
-    "server_dev",
-    "server_port",
-    "proto",
-    "label",
-    "server_name",
-)
-_STAT_NAMES = (
-    "flows",
-    "bytes_c2s",
-    "bytes_s2c",
-    "packets_c2s",
-    "packets_s2c",
-    "payload",
-    "first_ts",
-    "last_ts",
-)

@@ -9,7 +9,8 @@ import threading
 import numpy as np
 import pytest
 
-from engine.flows.contacts import ContactLimits, ContactLog, contact_table
+from engine.flows.contact_table import contact_table
+from engine.flows.contacts import ContactLimits, ContactLog
 from engine.flows.flow_table import FLOW_COLUMNS, FlowRecords
 
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % 86400  # a midnight, UTC

@@ -22,7 +22,7 @@ import numpy as np
 from engine.analysis import Analysis, AnalysisSnapshot, run_capture
 from engine.capture.source import CaptureSet
 from engine.findings import RULES, evaluate
-from engine.flows.contacts import contact_table
+from engine.flows.contact_table import contact_table
 from tests.investigation.home_traffic import DAY0, settings_for
 
 ROUTER = 0x001122000001
