@@ -3,7 +3,7 @@
 homescope never opens a capture device itself. `LiveCapture` runs `dumpcap -w -` (pcapng) or
 `tcpdump -U -w -` (pcap) and reads its stdout with the engine's stream reader, which hands out each
 record batch as soon as the bytes are there (the tool flushes every 100 ms, or per packet). Only the
-tool needs capture rights; see the permission message below for how to grant them.
+tool needs capture rights; engine/capture/live_failure.py says how to grant them when they are missing.
 
 Drops, and what each number counts:
 - the tool's own account, known when it stops: dumpcap's final interface statistics block (isb_ifrecv,
@@ -33,16 +33,24 @@ import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, cast
 
 from engine.capture.byte_stream import ByteStream
+from engine.capture.live_failure import (
+    Tool,
+    bad_filter,
+    failure_kind,
+    first_message,
+    missing_interface,
+    permission_error,
+    stopped,
+    tool_missing,
+    tool_not_runnable,
+)
 from engine.capture.records import Problem, RecordBatch, SourceStatus
 from engine.capture.source import open_capture_stream
-from engine.errors import CaptureError, HomescopeError, LiveCaptureError
+from engine.errors import CaptureError, HomescopeError
 
-Tool = Literal["auto", "dumpcap", "tcpdump"]
-
-TOOL_PACKAGES = {"dumpcap": "wireshark-common", "tcpdump": "tcpdump"}
 # Searched after PATH: tcpdump lives in /usr/sbin on older systems, which a user's PATH may lack.
 EXTRA_TOOL_DIRS = ("/usr/sbin", "/sbin")
 SYSFS_NET = "/sys/class/net"
@@ -178,61 +186,6 @@ def interfaces(sysfs: str = SYSFS_NET) -> list[str]:
         return []
 
 
-def _missing_interface(name: str, sysfs: str) -> LiveCaptureError:
-    names = interfaces(sysfs)
-    listed = ", ".join(names) if names else "none found"
-    return LiveCaptureError(
-        f'there is no network interface "{name}" here; the interfaces are: {listed} '
-        "(`ip -br link` lists them with their state)",
-        title="No such interface",
-    )
-
-
-def _permission_error(tool: str, tool_path: str | None, interface: str, said: str) -> LiveCaptureError:
-    path = tool_path or f"/usr/bin/{tool}"
-    said_part = f" ({tool} said: {said})" if said else ""
-    if tool == "dumpcap":
-        how = (
-            "To let your account capture without sudo, run `sudo dpkg-reconfigure wireshark-common` "
-            "(answer Yes), then `sudo usermod -aG wireshark $USER`, and log out and in again; or give "
-            f"dumpcap the capture capabilities directly: `sudo setcap cap_net_raw,cap_net_admin=eip {path}`."
-        )
-    else:
-        how = (
-            "To capture without sudo, give tcpdump the capture capabilities: "
-            f"`sudo setcap cap_net_raw,cap_net_admin=eip {path}`; or install dumpcap "
-            "(`sudo apt install wireshark-common`), answer Yes to letting non-superusers capture, and "
-            "`sudo usermod -aG wireshark $USER`, then log out and in again."
-        )
-    return LiveCaptureError(
-        f'this account may not capture on "{interface}"{said_part}. {how} '
-        "On a Pi running the homescope capture service, `homescope follow /var/lib/homescope/dumps` "
-        "watches its capture without any capture rights.",
-        title="No permission to capture",
-    )
-
-
-def _tool_missing(tool: Tool) -> LiveCaptureError:
-    if tool == "auto":
-        return LiveCaptureError(
-            "no capture tool found: homescope captures through dumpcap (Debian package wireshark-common) "
-            "or tcpdump (package tcpdump); install one, e.g. `sudo apt install wireshark-common`",
-            title="No capture tool",
-        )
-    return LiveCaptureError(
-        f"{tool} is not installed (or not on PATH): install it with `sudo apt install {TOOL_PACKAGES[tool]}`",
-        title="No capture tool",
-    )
-
-
-def _tool_not_runnable(tool: str, path: str, interface: str) -> LiveCaptureError:
-    if tool == "dumpcap":
-        return _permission_error(
-            tool, path, interface, f"{path} may only be run by members of its group (usually wireshark)"
-        )
-    return _permission_error(tool, path, interface, f"{path} is not executable for this account")
-
-
 class LiveCapture:
     """A capture tool running on an interface, read as record batches; see the module docstring.
 
@@ -284,15 +237,15 @@ class LiveCapture:
                     self.tool, self.tool_path = name, path
                     break
                 if not_runnable is not None:
-                    raise _tool_not_runnable(name, not_runnable, options.interface)
+                    raise tool_not_runnable(name, not_runnable, options.interface)
             else:
-                raise _tool_missing("auto")
+                raise tool_missing("auto")
         else:
             path, not_runnable = find_tool(options.tool, self.search_path)
             if path is None:
                 if not_runnable is not None:
-                    raise _tool_not_runnable(options.tool, not_runnable, options.interface)
-                raise _tool_missing(options.tool)
+                    raise tool_not_runnable(options.tool, not_runnable, options.interface)
+                raise tool_missing(options.tool)
             self.tool, self.tool_path = options.tool, path
         self.status.path = f"{self.tool} -i {options.interface}"
         name = options.interface
@@ -302,7 +255,7 @@ class LiveCapture:
             and not name.startswith(_PSEUDO_INTERFACES)
             and name not in interfaces(self.sysfs)
         ):
-            raise _missing_interface(name, self.sysfs)
+            raise missing_interface(name, interfaces(self.sysfs))
 
     def command(self) -> list[str]:
         """The capture tool's command line (after `check()`)."""
@@ -367,9 +320,9 @@ class LiveCapture:
                 bufsize=0,
             )
         except FileNotFoundError:
-            raise _tool_missing(self.options.tool) from None
+            raise tool_missing(self.options.tool) from None
         except PermissionError:
-            raise _tool_not_runnable(self.tool, self.tool_path or self.tool, self.options.interface) from None
+            raise tool_not_runnable(self.tool, self.tool_path or self.tool, self.options.interface) from None
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -474,34 +427,18 @@ class LiveCapture:
         proc = self._proc
         assert proc is not None
         text = "\n".join(self._stderr_lines())
-        lower = text.lower()
-        said = _first_message(text, self.tool)
+        said = first_message(text, self.tool)
         iface = self.options.interface
         if not started or self.status.packets == 0:
-            if "permission" in lower or "operation not permitted" in lower:
-                return _permission_error(self.tool, self.tool_path, iface, said)
-            if (
-                "no device named" in lower
-                or "no such device" in lower
-                or "doesn't exist" in lower
-                or "does not exist" in lower
-            ):
-                return _missing_interface(iface, self.sysfs)
-            if "capture filter" in lower or (
-                # tcpdump names no filter in its compile errors ("unknown port 'x'", "syntax error")
-                self.tool == "tcpdump" and self.options.capture_filter and "listening on" not in lower
-            ):
-                return LiveCaptureError(
-                    f'{self.tool} rejected the capture filter "{self.options.capture_filter}": '
-                    f"{_filter_explanation(text) or said}. Capture filters use the pcap-filter(7) syntax of "
-                    'tcpdump, e.g. "udp port 53" or "not (host 192.168.1.2 and tcp port 22)".',
-                    title="Bad capture filter",
-                )
-        how = _exit_description(proc.returncode)
-        after = f"after {self.status.packets:,} packets" if started else "before capturing anything"
-        detail = f": {said}" if said else " (it printed nothing)"
-        return LiveCaptureError(
-            f"{self.tool} stopped unexpectedly {after} ({how}){detail}", title="Capture tool stopped"
+            kind = failure_kind(text, self.tool, self.options.capture_filter)
+            if kind == "permission":
+                return permission_error(self.tool, self.tool_path, iface, said)
+            if kind == "no-interface":
+                return missing_interface(iface, interfaces(self.sysfs))
+            if kind == "bad-filter":
+                return bad_filter(self.tool, self.options.capture_filter, text, said)
+        return stopped(
+            self.tool, started=started, packets=self.status.packets, code=proc.returncode, said=said
         )
 
     # ---- drops ---------------------------------------------------------------------------------------
@@ -629,35 +566,3 @@ def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
-
-
-def _first_message(text: str, tool: str) -> str:
-    """The tool's own words: its first error line(s), without the banner and the long advice."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    skip = ("Capturing on", "listening on", "File:", "Packets captured", "tcpdump: verbose output")
-    lines = [ln for ln in lines if not ln.startswith(skip)]
-    if not lines:
-        return ""
-    first = lines[0].removeprefix(f"{tool}: ")
-    if len(lines) > 1 and lines[1].startswith("("):
-        first = f"{first} {lines[1]}"
-    return first
-
-
-def _filter_explanation(text: str) -> str:
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("That string isn't a valid capture filter"):
-            return line.rstrip(".")
-    return ""
-
-
-def _exit_description(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"

@@ -19,15 +19,8 @@ import re
 import subprocess
 import threading
 
-from engine.capture.live import (
-    TOOL_PACKAGES,
-    LiveCapture,
-    LiveOptions,
-    _exit_description,
-    _filter_explanation,
-    _first_message,
-    _kill_quietly,
-)
+from engine.capture.live import LiveCapture, LiveOptions, _kill_quietly
+from engine.capture.live_failure import TOOL_PACKAGES, bad_filter, failure_kind, first_message, stopped
 from engine.capture.remote_shell import MARK, capture_script
 from engine.capture.ssh_failure import ssh_failure, ssh_missing
 from engine.capture.ssh_target import SshSettings, SshTarget, sh_command, ssh_argv
@@ -166,38 +159,26 @@ class RemoteLiveCapture(LiveCapture):
                 return self._permission(
                     f"{path} may only be run by members of its group (usually wireshark)", who
                 )
-        lower = text.lower()
-        said = _first_message(_tool_lines(text), tool)
+        said = first_message(_tool_lines(text), tool)
         if not started or self.status.packets == 0:
-            if "permission" in lower or "operation not permitted" in lower:
+            kind = failure_kind(text, tool, self.options.capture_filter)
+            if kind == "permission":
                 return self._permission(said, who)
-            if (
-                "no device named" in lower
-                or "no such device" in lower
-                or "doesn't exist" in lower
-                or "does not exist" in lower
-            ):
+            if kind == "no-interface":
                 return LiveCaptureError(
                     f'there is no network interface "{iface}" on {host} ({tool} said: {said}); '
                     f"`ssh {self.target.display} ip -br link` lists them",
                     title="No such interface",
                 )
-            if "capture filter" in lower or (
-                tool == "tcpdump" and self.options.capture_filter and "listening on" not in lower
-            ):
-                return LiveCaptureError(
-                    f'{tool} on {host} rejected the capture filter "{self.options.capture_filter}": '
-                    f"{_filter_explanation(text) or said}. Capture filters use the pcap-filter(7) syntax of "
-                    'tcpdump, e.g. "udp port 53" or "not (host 192.168.1.2 and tcp port 22)".',
-                    title="Bad capture filter",
-                )
+            if kind == "bad-filter":
+                return bad_filter(tool, self.options.capture_filter, text, said, where=f" on {host}")
         assert self._proc is not None
-        how = _exit_description(self._proc.returncode)
-        after = f"after {self.status.packets:,} packets" if started else "before capturing anything"
-        detail = f": {said}" if said else " (it printed nothing)"
-        return LiveCaptureError(
-            f"the capture on {host} stopped unexpectedly {after} ({how}){detail}",
-            title="Capture tool stopped",
+        return stopped(
+            f"the capture on {host}",
+            started=started,
+            packets=self.status.packets,
+            code=self._proc.returncode,
+            said=said,
         )
 
     def _permission(self, said: str, who: str) -> LiveCaptureError:
