@@ -64,6 +64,13 @@ class UsageError(HomescopeError):
     exit_code = ExitCode.USAGE
 
 
+class ExportError(HomescopeError):
+    """The export could not be written (the --out folder, the disk, missing Parquet support)."""
+
+    title = "Export failed"
+    exit_code = ExitCode.USAGE
+
+
 class LiveCaptureError(HomescopeError):
     """Live capture could not start or died: permission, interface or capture tool missing."""
 

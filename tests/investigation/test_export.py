@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.anonymise import Anonymiser, load_or_create_key
 from engine.dataframes import AnalysisResult, analyse
 from engine.errors import ConfigError
-from engine.export import TABLES, Anonymiser, export_tables, load_or_create_key
+from engine.export import TABLES, export_tables
 from engine.findings import evaluate
 from tests.conftest import fixture_path
 from tests.investigation.home_traffic import settings_for

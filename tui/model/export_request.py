@@ -48,11 +48,12 @@ def export_analysis(
     context: BuildContext,
 ) -> ExportDone:
     """Write every table of an analysis snapshot; errors come back as text."""
+    from engine.anonymise import Anonymiser, load_or_create_key
     from engine.config import load_settings
     from engine.dataframes import AnalysisResult
     from engine.enrich.geo import shared_geo
     from engine.errors import HomescopeError
-    from engine.export import TABLES, Anonymiser, export_tables, load_or_create_key
+    from engine.export import TABLES, export_tables
     from engine.findings import evaluate, needs_geo
 
     folder = Path(request.folder).expanduser()

@@ -77,10 +77,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from engine.anonymise import Anonymiser, load_or_create_key
     from engine.dataframes import AnalysisResult
     from engine.enrich.geo import shared_geo
     from engine.errors import ExitCode
-    from engine.export import Anonymiser, export_tables, load_or_create_key
+    from engine.export import export_tables
     from engine.findings import evaluate, needs_geo, rule_options
 
     if args.key is not None and not args.anonymise:
